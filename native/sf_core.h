@@ -1,0 +1,172 @@
+/*
+ * surfaced native mixing core: public API.
+ *
+ * C11, libc + libm only. The control side (Python through cffi) talks to the
+ * audio side only through a lock-free single-producer single-consumer queue
+ * (parameters in) and a seqlock snapshot (meters out). sf_process() is the
+ * one block function used by the live PortAudio callback, the headless clock
+ * and offline rendering.
+ *
+ * Threading contract:
+ *   - sf_engine_new / sf_engine_free: control thread, never while audio runs.
+ *   - sf_push_* : ONE producer thread at a time (the Python side serialises
+ *     its producers with a lock).
+ *   - sf_process: ONE consumer (the audio thread).
+ *   - sf_read_meters / sf_capture_frames / counters: any thread, any time.
+ */
+#ifndef SF_CORE_H
+#define SF_CORE_H
+
+#include <stdint.h>
+
+#define SF_MAX_CHANNELS 1024
+#define SF_MAX_BUSES 16
+#define SF_EQ_BANDS 4
+#define SF_MAX_BLOCK 4096
+
+/* Return codes: 0 is success, negatives are errors (see sf_strerror). */
+#define SF_OK 0
+#define SF_EINVAL -1      /* argument out of range (index, param, block) */
+#define SF_EQUEUE_FULL -2 /* parameter queue full: retry after a block */
+#define SF_ENOMEM -3      /* allocation failed at creation */
+#define SF_EBUSY -4       /* snapshot kept changing while being read */
+#define SF_ERANGE -5      /* non-finite value */
+
+/* Parameter scopes. */
+enum sf_scope { SF_SCOPE_CH = 0, SF_SCOPE_BUS = 1, SF_SCOPE_MASTER = 2 };
+
+/*
+ * Parameters. Values travel in engineering units; the core converts.
+ * Gains are dB (<= SF_DB_OFF means silence), frequencies Hz, times ms,
+ * booleans 0/1, pan -1..+1. 'sub' is the EQ band (0..3) or bus (0..n-1).
+ */
+enum sf_param {
+    /* channel */
+    SF_P_TRIM = 0,       /* dB -20..+20 */
+    SF_P_PHASE,          /* bool: polarity invert */
+    SF_P_HPF_ON,         /* bool */
+    SF_P_HPF_FREQ,       /* Hz 20..1000, 12 dB/oct Butterworth */
+    SF_P_EQ_ON,          /* bool */
+    SF_P_EQ_FREQ,        /* sub=band; Hz 20..20000 */
+    SF_P_EQ_GAIN,        /* sub=band; dB -18..+18 */
+    SF_P_EQ_Q,           /* sub=band; 0.1..10 (shelves: slope S 0.1..1) */
+    SF_P_COMP_ON,        /* bool */
+    SF_P_COMP_THRESHOLD, /* dB -60..0 */
+    SF_P_COMP_RATIO,     /* 1..20 */
+    SF_P_COMP_KNEE,      /* dB 0..24 (full width) */
+    SF_P_COMP_ATTACK,    /* ms 0.1..200 */
+    SF_P_COMP_RELEASE,   /* ms 5..2000 */
+    SF_P_COMP_MAKEUP,    /* dB 0..24 */
+    SF_P_COMP_KEY,       /* channel index used as detector, -1 = self */
+    SF_P_FADER,          /* dB -inf..+10 ; also SF_SCOPE_BUS, SF_SCOPE_MASTER */
+    SF_P_PAN,            /* -1..+1 constant power */
+    SF_P_MUTE,           /* bool ; also SF_SCOPE_BUS */
+    SF_P_SOLO,           /* bool: solo in place */
+    SF_P_SEND,           /* sub=bus; dB -inf..+10 */
+    SF_P_SEND_PRE,       /* sub=bus; bool: 1 = pre-fader */
+    SF_P_COUNT
+};
+
+#define SF_DB_OFF -144.0f
+
+typedef struct sf_engine sf_engine;
+
+/* Master meter snapshot (linear amplitudes unless stated). */
+typedef struct sf_master_meters {
+    float peak[2];          /* sample peak with 20 dB/s fall-back */
+    float rms[2];           /* 300 ms RMS */
+    float true_peak[2];     /* 4x oversampled, with 20 dB/s fall-back */
+    float true_peak_max[2]; /* highest true peak since sf_reset_meters */
+    float momentary_lufs;   /* 400 ms, -inf when silent (reported as -200) */
+    float short_term_lufs;  /* 3 s */
+    float integrated_lufs;  /* gated (EBU R128), since sf_reset_meters */
+    float bus_peak[SF_MAX_BUSES];
+    float bus_rms[SF_MAX_BUSES];
+    uint64_t clip_count;      /* master samples with |x| > 1.0 */
+    uint64_t nonfinite_count; /* NaN/Inf input samples replaced by 0 */
+    uint64_t state_resets;    /* filter states reset after going non-finite */
+    uint64_t xruns;           /* from the live stream's status flags */
+    uint64_t frames;          /* frames processed since creation */
+    uint64_t dropped_params;  /* messages the queue refused (full) */
+} sf_master_meters;
+
+/* Creation. n_channels 1..SF_MAX_CHANNELS, n_buses 0..SF_MAX_BUSES. */
+sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int max_block);
+void sf_engine_free(sf_engine *e);
+int sf_engine_channels(const sf_engine *e);
+int sf_engine_buses(const sf_engine *e);
+double sf_engine_rate(const sf_engine *e);
+
+/* Control side -> audio side (single producer). */
+int sf_push_param(sf_engine *e, int scope, int index, int param, int sub, float value);
+/* Source of a channel: a looped interleaved buffer the caller keeps alive
+ * (n_src_channels 1 or 2), input channels of the device (stereo 0/1), or
+ * silence. */
+int sf_push_source_buffer(sf_engine *e, int ch, const float *data, uint32_t frames,
+                          int n_src_channels);
+int sf_push_source_input(sf_engine *e, int ch, int first_input, int stereo);
+int sf_push_source_none(sf_engine *e, int ch);
+/* Restart every buffer source from frame 0 (a transport "rewind"). */
+int sf_push_rewind(sf_engine *e);
+/* Record the master output (interleaved stereo) into buf, up to frames. */
+int sf_push_capture(sf_engine *e, float *buf, uint32_t frames);
+/* Reset peak holds, true-peak max and integrated loudness. */
+int sf_push_reset_meters(sf_engine *e);
+
+/* Settle every smoothed value at its target now (before audio starts:
+ * offline renders and tests that want the first sample exact). */
+void sf_settle(sf_engine *e);
+
+/* The block function. in: interleaved, in_channels wide (may be NULL when
+ * in_channels == 0). out: interleaved, out_channels wide; master L/R go to
+ * out channels 0/1, the rest are zeroed. nframes may exceed max_block (it is
+ * processed in chunks). Returns SF_OK or SF_EINVAL. */
+int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
+               int nframes);
+
+/* Meters: any thread. Arrays may be NULL; otherwise they hold
+ * sf_engine_channels() floats. */
+int sf_read_meters(sf_engine *e, float *ch_peak, float *ch_rms, sf_master_meters *m);
+uint32_t sf_capture_frames(sf_engine *e);
+void sf_count_xrun(sf_engine *e);
+
+/* Queue introspection (tests). */
+uint32_t sf_queue_capacity(const sf_engine *e);
+
+const char *sf_strerror(int code);
+
+/* ---------------- live audio: a PortAudio callback in C ---------------- */
+/* Mirrors PaStreamCallbackTimeInfo without including portaudio.h (the core
+ * depends on libc and libm only). */
+typedef struct sf_pa_time_info {
+    double inputBufferAdcTime;
+    double currentTime;
+    double outputBufferDacTime;
+} sf_pa_time_info;
+
+#define SF_TIMING_BINS 2048 /* 1 us bins; the last bin collects overflow */
+
+/* Userdata of the live callback and of the headless clock. */
+typedef struct sf_stream_ctx {
+    sf_engine *engine;
+    int in_channels;
+    int out_channels;
+    int measure;          /* 1: record callback durations in the histogram */
+    uint64_t timing_hist[SF_TIMING_BINS]; /* durations, 1 us bins */
+    uint64_t timing_count;
+    uint64_t timing_max_ns;
+    uint64_t callbacks;
+} sf_stream_ctx;
+
+/* Has the PortAudio PaStreamCallback signature. */
+int sf_pa_callback(const void *input, void *output, unsigned long frames,
+                   const sf_pa_time_info *time_info, unsigned long status_flags, void *userdata);
+
+/* Headless real-time clock: a C thread that calls sf_process every block
+ * period against an absolute monotonic deadline. */
+typedef struct sf_clock sf_clock;
+sf_clock *sf_clock_start(sf_stream_ctx *ctx, int block, double sample_rate);
+void sf_clock_stop(sf_clock *c); /* joins and frees */
+uint64_t sf_clock_late(const sf_clock *c); /* periods that started late */
+
+#endif
