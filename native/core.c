@@ -1,0 +1,463 @@
+/*
+ * surfaced native core: engine lifecycle, the parameter queue, the meter
+ * snapshot and the block function's outer shell (denormal mode, chunking).
+ * The per-block DSP lives in strip.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sf_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+/* Gain glide: ~10 ms to 63% -- long enough to remove zipper noise from a
+ * fader ridden on a 7-bit controller, short enough that a mute feels
+ * immediate. */
+#define SF_GAIN_SMOOTH_MS 10.0
+#define SF_METER_FALL_DB_PER_S 20.0 /* IEC 60268-18 style peak fall-back */
+#define SF_RMS_MS 300.0
+
+const char *sf_strerror(int code) {
+    switch (code) {
+        case SF_OK: return "ok";
+        case SF_EINVAL: return "invalid argument";
+        case SF_EQUEUE_FULL: return "parameter queue full";
+        case SF_ENOMEM: return "out of memory";
+        case SF_EBUSY: return "meter snapshot busy";
+        case SF_ERANGE: return "value is not finite";
+        default: return "unknown error";
+    }
+}
+
+static void *zalloc(size_t n) {
+    /* 64-byte alignment keeps vector loads aligned and channels off each
+     * other's cache lines. */
+    size_t sz = (n + 63u) & ~(size_t)63u;
+    void *p = aligned_alloc(64, sz ? sz : 64);
+    if (p) memset(p, 0, sz ? sz : 64);
+    return p;
+}
+
+sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int max_block) {
+    if (n_channels < 1 || n_channels > SF_MAX_CHANNELS) return NULL;
+    if (n_buses < 0 || n_buses > SF_MAX_BUSES) return NULL;
+    if (!(sample_rate >= 8000.0 && sample_rate <= 384000.0)) return NULL;
+    if (max_block < 1 || max_block > SF_MAX_BLOCK) return NULL;
+
+    sf_engine *e = zalloc(sizeof *e);
+    if (!e) return NULL;
+    e->n_ch = n_channels;
+    e->n_bus = n_buses;
+    e->rate = sample_rate;
+    e->max_block = max_block;
+    e->smooth_coef = (float)(1.0 - exp(-1.0 / (SF_GAIN_SMOOTH_MS * 0.001 * sample_rate)));
+    e->meter_fall = (float)pow(10.0, -SF_METER_FALL_DB_PER_S / 20.0 / sample_rate);
+    e->ms_coef = (float)exp(-1.0 / (SF_RMS_MS * 0.001 * sample_rate));
+
+    size_t mb = (size_t)max_block;
+    e->queue = zalloc(sizeof *e->queue);
+    e->ch = zalloc(sizeof(sf_channel) * (size_t)n_channels);
+    e->lane_buf = zalloc(sizeof(float) * (size_t)n_channels * 2 * mb);
+    e->det_buf = zalloc(sizeof(float) * (size_t)n_channels * mb);
+    e->bus_buf = zalloc(sizeof(float) * (size_t)(n_buses ? n_buses : 1) * 2 * mb);
+    e->mix_buf = zalloc(sizeof(float) * 2 * mb);
+    e->gain_buf = zalloc(sizeof(float) * mb);
+    e->snap.ch_peak = zalloc(sizeof(float) * (size_t)n_channels);
+    e->snap.ch_rms = zalloc(sizeof(float) * (size_t)n_channels);
+    if (!e->queue || !e->ch || !e->lane_buf || !e->det_buf || !e->bus_buf || !e->mix_buf ||
+        !e->gain_buf || !e->snap.ch_peak || !e->snap.ch_rms) {
+        sf_engine_free(e);
+        return NULL;
+    }
+    atomic_init(&e->queue->head, 0);
+    atomic_init(&e->queue->tail, 0);
+    for (int i = 0; i < n_channels; i++) {
+        sf_channel_defaults(&e->ch[i], n_buses);
+        sf_channel_update(e, &e->ch[i]);
+    }
+    for (int b = 0; b < n_buses; b++) {
+        e->bus[b].fader_db = 0.0f;
+        e->bus[b].gain.cur = e->bus[b].gain.target = 1.0f;
+    }
+    e->master_db = 0.0f;
+    e->master_gain.cur = e->master_gain.target = 1.0f;
+    sf_loudness_init(&e->loud, sample_rate);
+    sf_truepeak_init(&e->tp[0]);
+    sf_truepeak_init(&e->tp[1]);
+    sf_settle(e);
+    return e;
+}
+
+void sf_engine_free(sf_engine *e) {
+    if (!e) return;
+    free(e->queue);
+    free(e->ch);
+    free(e->lane_buf);
+    free(e->det_buf);
+    free(e->bus_buf);
+    free(e->mix_buf);
+    free(e->gain_buf);
+    free(e->snap.ch_peak);
+    free(e->snap.ch_rms);
+    free(e);
+}
+
+int sf_engine_channels(const sf_engine *e) { return e->n_ch; }
+int sf_engine_buses(const sf_engine *e) { return e->n_bus; }
+double sf_engine_rate(const sf_engine *e) { return e->rate; }
+uint32_t sf_queue_capacity(const sf_engine *e) {
+    (void)e;
+    return SF_QUEUE_CAP - 1u;
+}
+
+/* ---------------- producer side ---------------- */
+
+static int push(sf_engine *e, const sf_msg *m) {
+    sf_queue *q = e->queue;
+    uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint_fast32_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (((head + 1u) & (SF_QUEUE_CAP - 1u)) == tail) {
+        atomic_fetch_add_explicit(&e->dropped, 1, memory_order_relaxed);
+        return SF_EQUEUE_FULL;
+    }
+    q->slots[head] = *m;
+    /* release: the slot's contents are visible before the new head. */
+    atomic_store_explicit(&q->head, (head + 1u) & (SF_QUEUE_CAP - 1u), memory_order_release);
+    return SF_OK;
+}
+
+int sf_push_param(sf_engine *e, int scope, int index, int param, int sub, float value) {
+    if (!isfinite(value) && !(param == SF_P_FADER || param == SF_P_SEND)) return SF_ERANGE;
+    if (isnan(value)) return SF_ERANGE;
+    if (param < 0 || param >= SF_P_COUNT) return SF_EINVAL;
+    switch (scope) {
+        case SF_SCOPE_CH:
+            if (index < 0 || index >= e->n_ch) return SF_EINVAL;
+            if (param == SF_P_SEND || param == SF_P_SEND_PRE) {
+                if (sub < 0 || sub >= e->n_bus) return SF_EINVAL;
+            } else if (param == SF_P_EQ_FREQ || param == SF_P_EQ_GAIN || param == SF_P_EQ_Q) {
+                if (sub < 0 || sub >= SF_EQ_BANDS) return SF_EINVAL;
+            }
+            break;
+        case SF_SCOPE_BUS:
+            if (index < 0 || index >= e->n_bus) return SF_EINVAL;
+            if (param != SF_P_FADER && param != SF_P_MUTE) return SF_EINVAL;
+            break;
+        case SF_SCOPE_MASTER:
+            if (param != SF_P_FADER) return SF_EINVAL;
+            break;
+        default: return SF_EINVAL;
+    }
+    sf_msg m = {.kind = SF_MSG_PARAM, .scope = scope, .index = index, .param = param,
+                .sub = sub, .value = value};
+    return push(e, &m);
+}
+
+int sf_push_source_buffer(sf_engine *e, int ch, const float *data, uint32_t frames,
+                          int n_src_channels) {
+    if (ch < 0 || ch >= e->n_ch || !data || frames == 0) return SF_EINVAL;
+    if (n_src_channels != 1 && n_src_channels != 2) return SF_EINVAL;
+    sf_msg m = {.kind = SF_MSG_SOURCE_BUFFER, .index = ch, .ptr = data, .frames = frames,
+                .n_src = n_src_channels};
+    return push(e, &m);
+}
+
+int sf_push_source_input(sf_engine *e, int ch, int first_input, int stereo) {
+    if (ch < 0 || ch >= e->n_ch || first_input < 0) return SF_EINVAL;
+    sf_msg m = {.kind = SF_MSG_SOURCE_INPUT, .index = ch, .sub = first_input,
+                .n_src = stereo ? 2 : 1};
+    return push(e, &m);
+}
+
+int sf_push_source_none(sf_engine *e, int ch) {
+    if (ch < 0 || ch >= e->n_ch) return SF_EINVAL;
+    sf_msg m = {.kind = SF_MSG_SOURCE_NONE, .index = ch};
+    return push(e, &m);
+}
+
+int sf_push_rewind(sf_engine *e) {
+    sf_msg m = {.kind = SF_MSG_REWIND};
+    return push(e, &m);
+}
+
+int sf_push_capture(sf_engine *e, float *buf, uint32_t frames) {
+    if (!buf && frames) return SF_EINVAL;
+    sf_msg m = {.kind = SF_MSG_CAPTURE, .ptr = buf, .frames = frames};
+    return push(e, &m);
+}
+
+int sf_push_reset_meters(sf_engine *e) {
+    sf_msg m = {.kind = SF_MSG_RESET_METERS};
+    return push(e, &m);
+}
+
+/* ---------------- consumer side ---------------- */
+
+static void apply_param(sf_engine *e, const sf_msg *m) {
+    float v = m->value;
+    if (m->scope == SF_SCOPE_MASTER) {
+        e->master_db = v;
+        e->master_gain.target = sf_db_to_lin(v);
+        return;
+    }
+    if (m->scope == SF_SCOPE_BUS) {
+        sf_bus *b = &e->bus[m->index];
+        if (m->param == SF_P_FADER) b->fader_db = v;
+        else b->mute = v >= 0.5f;
+        b->gain.target = b->mute ? 0.0f : sf_db_to_lin(b->fader_db);
+        return;
+    }
+    sf_channel *c = &e->ch[m->index];
+    int flag = v >= 0.5f;
+    switch (m->param) {
+        case SF_P_TRIM: c->trim_db = v; break;
+        case SF_P_PHASE: c->phase = flag; break;
+        case SF_P_HPF_ON: c->hpf_on = flag; break;
+        case SF_P_HPF_FREQ: c->hpf_freq = v; break;
+        case SF_P_EQ_ON: c->eq_on = flag; break;
+        case SF_P_EQ_FREQ: c->eq_freq[m->sub] = v; break;
+        case SF_P_EQ_GAIN: c->eq_gain[m->sub] = v; break;
+        case SF_P_EQ_Q: c->eq_q[m->sub] = v; break;
+        case SF_P_COMP_ON: c->comp_on = flag; break;
+        case SF_P_COMP_THRESHOLD: c->comp_thr = v; break;
+        case SF_P_COMP_RATIO: c->comp_ratio = v; break;
+        case SF_P_COMP_KNEE: c->comp_knee = v; break;
+        case SF_P_COMP_ATTACK: c->comp_attack = v; break;
+        case SF_P_COMP_RELEASE: c->comp_release = v; break;
+        case SF_P_COMP_MAKEUP: c->comp_makeup = v; break;
+        case SF_P_COMP_KEY: c->comp_key = (int)v; break;
+        case SF_P_FADER: c->fader_db = v; break;
+        case SF_P_PAN: c->pan = v; break;
+        case SF_P_MUTE: c->mute = flag; break;
+        case SF_P_SOLO: c->solo = flag; break;
+        case SF_P_SEND: c->send_db[m->sub] = v; break;
+        case SF_P_SEND_PRE: c->send_pre[m->sub] = (uint8_t)flag; break;
+        default: return;
+    }
+    c->dirty = 1;
+    if (m->param == SF_P_SOLO || m->param == SF_P_COMP_KEY) e->any_solo = -1; /* recount */
+}
+
+static void apply_msg(sf_engine *e, const sf_msg *m) {
+    sf_channel *c;
+    switch (m->kind) {
+        case SF_MSG_PARAM: apply_param(e, m); break;
+        case SF_MSG_SOURCE_BUFFER:
+            c = &e->ch[m->index];
+            c->src_kind = SF_SRC_BUFFER;
+            c->src_data = m->ptr;
+            c->src_frames = m->frames;
+            c->src_nch = m->n_src;
+            c->lanes = m->n_src;
+            c->dirty = 1; /* the pan law differs for mono and stereo */
+            break;
+        case SF_MSG_SOURCE_INPUT:
+            c = &e->ch[m->index];
+            c->src_kind = SF_SRC_INPUT;
+            c->src_input = m->sub;
+            c->lanes = m->n_src;
+            c->dirty = 1;
+            break;
+        case SF_MSG_SOURCE_NONE:
+            c = &e->ch[m->index];
+            c->src_kind = SF_SRC_NONE;
+            c->src_data = NULL;
+            break;
+        case SF_MSG_REWIND: e->src_pos = 0; break;
+        case SF_MSG_CAPTURE:
+            e->cap_buf = (float *)m->ptr;
+            e->cap_len = m->frames;
+            atomic_store_explicit(&e->cap_pos, 0, memory_order_release);
+            break;
+        case SF_MSG_RESET_METERS:
+            sf_loudness_reset(&e->loud);
+            sf_truepeak_reset(&e->tp[0]);
+            sf_truepeak_reset(&e->tp[1]);
+            e->m_tp_max[0] = e->m_tp_max[1] = 0.0f;
+            e->m_peak[0] = e->m_peak[1] = 0.0f;
+            for (int i = 0; i < e->n_ch; i++) e->ch[i].peak = 0.0f;
+            break;
+        default: break;
+    }
+}
+
+/* Drain everything queued so far: bounded by the queue's capacity. */
+static void drain(sf_engine *e) {
+    sf_queue *q = e->queue;
+    uint_fast32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+    while (tail != head) {
+        apply_msg(e, &q->slots[tail]);
+        tail = (tail + 1u) & (SF_QUEUE_CAP - 1u);
+    }
+    atomic_store_explicit(&q->tail, tail, memory_order_release);
+
+    if (e->any_solo < 0) {
+        /* Solo or a sidechain key changed: recount once, then every
+         * channel's mute gain and key flag follow (bounded by n_ch). */
+        int solo = 0;
+        for (int i = 0; i < e->n_ch; i++) {
+            solo |= e->ch[i].solo;
+            e->ch[i].is_key = 0;
+        }
+        for (int i = 0; i < e->n_ch; i++) {
+            int k = e->ch[i].comp_key;
+            if (k >= 0 && k < e->n_ch) e->ch[k].is_key = 1;
+            e->ch[i].dirty = 1;
+        }
+        e->any_solo = solo;
+    }
+    for (int i = 0; i < e->n_ch; i++)
+        if (e->ch[i].dirty) sf_channel_update(e, &e->ch[i]);
+}
+
+void sf_settle(sf_engine *e) {
+    drain(e);
+    for (int i = 0; i < e->n_ch; i++) {
+        sf_channel *c = &e->ch[i];
+        c->in_gain.cur = c->in_gain.target;
+        c->out_gain[0].cur = c->out_gain[0].target;
+        c->out_gain[1].cur = c->out_gain[1].target;
+        for (int b = 0; b < e->n_bus; b++) {
+            c->send_gain[b][0].cur = c->send_gain[b][0].target;
+            c->send_gain[b][1].cur = c->send_gain[b][1].target;
+        }
+    }
+    for (int b = 0; b < e->n_bus; b++) e->bus[b].gain.cur = e->bus[b].gain.target;
+    e->master_gain.cur = e->master_gain.target;
+}
+
+/* ---------------- denormals ---------------- */
+
+typedef struct { unsigned long saved; } fp_mode;
+
+/* Flush denormals to zero for the duration of a block: recursive filters
+ * decaying towards silence otherwise fall into denormals that cost 100x. The
+ * caller's mode is restored so offline renders don't change numpy's maths. */
+static fp_mode fp_enter(void) {
+    fp_mode m = {0};
+#if defined(__x86_64__) || defined(__i386__)
+    m.saved = _mm_getcsr();
+    _mm_setcsr((unsigned)m.saved | 0x8040u); /* FTZ | DAZ */
+#elif defined(__aarch64__)
+    unsigned long fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    m.saved = fpcr;
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1ul << 24))); /* FZ */
+#endif
+    return m;
+}
+
+static void fp_leave(fp_mode m) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr((unsigned)m.saved);
+#elif defined(__aarch64__)
+    __asm__ volatile("msr fpcr, %0" : : "r"(m.saved));
+#else
+    (void)m;
+#endif
+}
+
+/* ---------------- the block function ---------------- */
+
+static void publish(sf_engine *e) {
+    sf_snapshot *s = &e->snap;
+    unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 1u, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    sf_master_meters *m = &s->master;
+    for (int k = 0; k < 2; k++) {
+        m->peak[k] = e->m_peak[k];
+        m->rms[k] = sqrtf(e->m_ms[k]);
+        m->true_peak[k] = e->m_tp[k];
+        m->true_peak_max[k] = e->m_tp_max[k];
+    }
+    m->momentary_lufs = sf_loudness_momentary(&e->loud);
+    m->short_term_lufs = sf_loudness_short_term(&e->loud);
+    m->integrated_lufs = sf_loudness_integrated(&e->loud);
+    for (int b = 0; b < e->n_bus; b++) {
+        m->bus_peak[b] = e->bus[b].peak;
+        m->bus_rms[b] = sqrtf(e->bus[b].ms);
+    }
+    for (int i = 0; i < e->n_ch; i++) {
+        s->ch_peak[i] = e->ch[i].peak;
+        s->ch_rms[i] = sqrtf(e->ch[i].ms);
+    }
+    atomic_store_explicit(&s->seq, seq + 2u, memory_order_release);
+}
+
+int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
+               int nframes) {
+    if (!e || nframes < 0 || in_channels < 0 || out_channels < 0) return SF_EINVAL;
+    if (in_channels > 0 && !in) in_channels = 0;
+    fp_mode mode = fp_enter();
+    int done = 0;
+    while (done < nframes) { /* bounded: nframes / max_block iterations */
+        int n = nframes - done;
+        if (n > e->max_block) n = e->max_block;
+        drain(e);
+        sf_process_block(e, in ? in + (size_t)done * (size_t)in_channels : NULL, in_channels, n);
+        const float *L = e->mix_buf, *R = e->mix_buf + e->max_block;
+        if (out && out_channels > 0) {
+            float *o = out + (size_t)done * (size_t)out_channels;
+            if (out_channels == 1) {
+                for (int k = 0; k < n; k++) o[k] = 0.5f * (L[k] + R[k]);
+            } else {
+                for (int k = 0; k < n; k++) {
+                    float *f = o + (size_t)k * (size_t)out_channels;
+                    f[0] = L[k];
+                    f[1] = R[k];
+                    for (int c = 2; c < out_channels; c++) f[c] = 0.0f;
+                }
+            }
+        }
+        if (e->cap_buf) {
+            uint32_t pos = atomic_load_explicit(&e->cap_pos, memory_order_relaxed);
+            for (int k = 0; k < n && pos < e->cap_len; k++, pos++) {
+                e->cap_buf[2u * pos] = L[k];
+                e->cap_buf[2u * pos + 1u] = R[k];
+            }
+            atomic_store_explicit(&e->cap_pos, pos, memory_order_release);
+        }
+        atomic_fetch_add_explicit(&e->frames, (uint64_t)n, memory_order_relaxed);
+        publish(e);
+        done += n;
+    }
+    fp_leave(mode);
+    return SF_OK;
+}
+
+int sf_read_meters(sf_engine *e, float *ch_peak, float *ch_rms, sf_master_meters *m) {
+    sf_snapshot *s = &e->snap;
+    /* Bounded retries: the writer holds the odd state for microseconds. */
+    for (int tries = 0; tries < 10000; tries++) {
+        unsigned a = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (a & 1u) continue;
+        if (m) *m = s->master;
+        if (ch_peak) memcpy(ch_peak, s->ch_peak, sizeof(float) * (size_t)e->n_ch);
+        if (ch_rms) memcpy(ch_rms, s->ch_rms, sizeof(float) * (size_t)e->n_ch);
+        atomic_thread_fence(memory_order_acquire);
+        unsigned b = atomic_load_explicit(&s->seq, memory_order_relaxed);
+        if (a == b) {
+            if (m) {
+                m->clip_count = atomic_load(&e->clip_count);
+                m->nonfinite_count = atomic_load(&e->nonfinite_count);
+                m->state_resets = atomic_load(&e->state_resets);
+                m->xruns = atomic_load(&e->xruns);
+                m->frames = atomic_load(&e->frames);
+                m->dropped_params = atomic_load(&e->dropped);
+            }
+            return SF_OK;
+        }
+    }
+    return SF_EBUSY;
+}
+
+uint32_t sf_capture_frames(sf_engine *e) {
+    return atomic_load_explicit(&e->cap_pos, memory_order_acquire);
+}
+
+void sf_count_xrun(sf_engine *e) { atomic_fetch_add_explicit(&e->xruns, 1, memory_order_relaxed); }

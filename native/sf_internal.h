@@ -1,0 +1,167 @@
+/*
+ * surfaced native core: internal structures shared by the core's C files.
+ * Not part of the public API (sf_core.h is).
+ */
+#ifndef SF_INTERNAL_H
+#define SF_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loudness.h"
+#include "sf_core.h"
+#include "truepeak.h"
+
+/* ---- parameter queue (SPSC ring, power-of-two capacity) ---- */
+enum sf_msg_kind {
+    SF_MSG_PARAM = 0,
+    SF_MSG_SOURCE_BUFFER,
+    SF_MSG_SOURCE_INPUT,
+    SF_MSG_SOURCE_NONE,
+    SF_MSG_REWIND,
+    SF_MSG_CAPTURE,
+    SF_MSG_RESET_METERS
+};
+
+typedef struct sf_msg {
+    int32_t kind;
+    int32_t scope;
+    int32_t index;
+    int32_t param;
+    int32_t sub;
+    float value;
+    const float *ptr; /* SOURCE_BUFFER data, CAPTURE destination */
+    uint32_t frames;
+    int32_t n_src;
+} sf_msg;
+
+#define SF_QUEUE_CAP 8192u /* messages; a 1000-change burst fits eight times */
+
+typedef struct sf_queue {
+    /* head: written by the producer only; tail: written by the consumer only.
+     * Kept on separate cache lines so the two sides never false-share. */
+    _Alignas(64) atomic_uint_fast32_t head;
+    _Alignas(64) atomic_uint_fast32_t tail;
+    _Alignas(64) sf_msg slots[SF_QUEUE_CAP];
+} sf_queue;
+
+/* ---- DSP building blocks ---- */
+typedef struct sf_biquad {
+    float b0, b1, b2, a1, a2; /* normalised: a0 == 1 */
+} sf_biquad;
+
+/* A gain that glides to its target with a one-pole in the linear domain and
+ * snaps once it is within SF_SNAP of it, after which the constant-gain fast
+ * path is used again. */
+typedef struct sf_gain {
+    float cur;
+    float target;
+} sf_gain;
+
+#define SF_SNAP 1e-6f
+#define SF_MAX_STAGES 5 /* high-pass + four EQ bands */
+
+enum sf_source_kind { SF_SRC_NONE = 0, SF_SRC_BUFFER, SF_SRC_INPUT };
+
+typedef struct sf_channel {
+    /* source */
+    int src_kind;
+    const float *src_data;
+    uint32_t src_frames;
+    int src_nch;   /* 1 or 2 */
+    int src_input; /* first device input channel */
+    int lanes;     /* 1 = mono, 2 = stereo */
+
+    /* parameters in engineering units, as last received */
+    float trim_db, hpf_freq, comp_thr, comp_ratio, comp_knee, comp_attack, comp_release,
+        comp_makeup, fader_db, pan;
+    float eq_freq[SF_EQ_BANDS], eq_gain[SF_EQ_BANDS], eq_q[SF_EQ_BANDS];
+    float send_db[SF_MAX_BUSES];
+    uint8_t send_pre[SF_MAX_BUSES];
+    int phase, hpf_on, eq_on, comp_on, comp_key, mute, solo;
+
+    /* derived, recomputed by the consumer when a parameter changed */
+    int dirty;
+    int n_stages;
+    sf_biquad stage[SF_MAX_STAGES];
+    float z[2][SF_MAX_STAGES][2]; /* [lane][stage][state] transposed DF-II */
+    float att_coef, rel_coef, makeup_lin;
+    float comp_gr_db;  /* smoothed gain reduction (dB, <= 0) */
+    int is_key;        /* some compressor listens to this channel */
+
+    sf_gain in_gain;                 /* trim x polarity */
+    sf_gain out_gain[2];             /* fader x mute x pan, per side */
+    sf_gain send_gain[SF_MAX_BUSES][2];
+
+    /* meters (audio side only; published through the snapshot) */
+    float peak, ms; /* decaying peak, mean-square for RMS */
+} sf_channel;
+
+typedef struct sf_bus {
+    float fader_db;
+    int mute;
+    sf_gain gain;
+    float peak, ms;
+} sf_bus;
+
+/* Seqlock-protected meter snapshot. */
+typedef struct sf_snapshot {
+    atomic_uint seq; /* odd while the audio side writes */
+    sf_master_meters master;
+    float *ch_peak; /* n_channels */
+    float *ch_rms;
+} sf_snapshot;
+
+struct sf_engine {
+    int n_ch, n_bus, max_block;
+    double rate;
+    float smooth_coef;  /* per-sample one-pole coefficient for gains */
+    float meter_fall;   /* per-sample peak fall-back factor (20 dB/s) */
+    float ms_coef;      /* per-sample RMS averaging coefficient (300 ms) */
+
+    sf_queue *queue;
+    sf_channel *ch;
+    sf_bus bus[SF_MAX_BUSES];
+    float master_db;
+    sf_gain master_gain;
+    int any_solo;
+
+    uint64_t src_pos; /* frames since rewind: position of buffer sources */
+
+    /* scratch, max_block each: per-channel lanes and detector, bus sums */
+    float *lane_buf;  /* n_ch * 2 * max_block */
+    float *det_buf;   /* n_ch * max_block: detector signal (max |x| of lanes) */
+    float *bus_buf;   /* n_bus * 2 * max_block */
+    float *mix_buf;   /* 2 * max_block master L/R */
+    float *gain_buf;  /* max_block: compressor gain per sample */
+
+    /* master meters */
+    sf_loudness loud;
+    sf_truepeak tp[2];
+    float m_peak[2], m_ms[2], m_tp[2], m_tp_max[2];
+
+    /* counters (audio side writes, anyone reads) */
+    atomic_uint_fast64_t clip_count, nonfinite_count, state_resets, xruns, frames, dropped;
+
+    /* capture of the master output (tests: live == offline) */
+    float *cap_buf;
+    uint32_t cap_len;
+    atomic_uint cap_pos;
+
+    sf_snapshot snap;
+};
+
+/* strip.c */
+void sf_channel_defaults(sf_channel *c, int n_bus);
+void sf_channel_update(sf_engine *e, sf_channel *c);
+void sf_process_block(sf_engine *e, const float *in, int in_channels, int n);
+
+/* dsp helpers (dsp.c) */
+float sf_db_to_lin(float db);
+void sf_biquad_peaking(sf_biquad *b, double rate, double f, double q, double gain_db);
+void sf_biquad_lowshelf(sf_biquad *b, double rate, double f, double s, double gain_db);
+void sf_biquad_highshelf(sf_biquad *b, double rate, double f, double s, double gain_db);
+void sf_biquad_highpass(sf_biquad *b, double rate, double f, double q);
+
+#endif
