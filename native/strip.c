@@ -124,8 +124,10 @@ static void gain_inplace(sf_gain *g, float coef, float *RESTRICT x, int n) {
     int k = 0;
     float cur = g->cur, t = g->target;
     for (; k < n && cur != t; k++) {
-        cur += (t - cur) * coef;
-        if (fabsf(t - cur) < SF_SNAP) cur = t;
+        float next = cur + (t - cur) * coef;
+        /* Snap when close, or when float precision stalls the glide short of
+         * its target (the step rounds to nothing near large gains). */
+        cur = (next == cur || fabsf(t - next) < SF_SNAP) ? t : next;
         x[k] *= cur;
     }
     g->cur = cur;
@@ -147,8 +149,10 @@ static void gain_accumulate(sf_gain *g, float coef, const float *RESTRICT x, flo
     int k = 0;
     float cur = g->cur, t = g->target;
     for (; k < n && cur != t; k++) {
-        cur += (t - cur) * coef;
-        if (fabsf(t - cur) < SF_SNAP) cur = t;
+        float next = cur + (t - cur) * coef;
+        /* Snap when close, or when float precision stalls the glide short of
+         * its target (the step rounds to nothing near large gains). */
+        cur = (next == cur || fabsf(t - next) < SF_SNAP) ? t : next;
         acc[k] += cur * x[k];
     }
     g->cur = cur;
