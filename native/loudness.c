@@ -1,0 +1,380 @@
+/*
+ * ITU-R BS.1770-4 loudness (K-weighting, mean square, gating) with the
+ * EBU R 128 time scales described in EBU Tech 3341 (momentary 400 ms,
+ * short-term 3 s, integrated).
+ *
+ * How it works, and why:
+ *  - Each channel runs the two K-weighting biquads in double precision
+ *    (the high-pass sits at 38 Hz, where float states lose the low end).
+ *  - Squared output is summed per channel over 100 ms sub-blocks. 100 ms is
+ *    the hop of the BS.1770-4 gating blocks (400 ms with 75 % overlap) and
+ *    the EBU Tech 3341 minimum refresh rate (10 Hz), so every reading is a
+ *    mean of whole sub-blocks: momentary = last 4, short-term = last 30,
+ *    gating block = last 4. A fixed ring of 30 sub-block energies is all
+ *    the history needed.
+ *  - Integrated loudness keeps no list of blocks (which would grow without
+ *    bound): each gating block lands in a histogram bin by its loudness,
+ *    and the bin keeps the exact summed energy and count. The relative gate
+ *    is then decided per bin, so the result is exact except that blocks
+ *    within one bin (0.02 LU) of the relative gate are taken or left
+ *    together. This is the approach of x42's meters, written afresh here.
+ *  - All state hygiene (non-finite and tiny-value flushing) happens at
+ *    sub-block boundaries, which sit at fixed positions in the stream, so
+ *    cutting the stream into different block sizes gives bit-identical
+ *    readings.
+ */
+#include "loudness.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define SF_PI 3.14159265358979323846
+
+/* BS.1770-4: loudness = -0.691 + 10 log10(sum of weighted mean squares). The
+ * offset cancels the K-weighting gain at 1 kHz. */
+#define LUFS_OFFSET -0.691
+/* BS.1770-4 gates. */
+#define ABSOLUTE_GATE_LUFS -70.0
+#define RELATIVE_GATE_FACTOR 0.1 /* -10 LU as an energy ratio */
+/* States below this are flushed to zero at sub-block ends: far below
+ * anything audible (-600 dB) and far above the denormal range (1e-308), so
+ * a decaying tail never turns into slow denormal arithmetic. */
+#define STATE_FLUSH 1e-30
+
+/* ITU-R BS.1770-4, Annex 1, Table 1: stage 1 pre-filter (high shelf)
+ * at 48 kHz. */
+static const sf_loudness_biquad bs1770_shelf_48k = {
+    1.53512485958697, -2.69169618940638, 1.19839281085285,
+    -1.69065929318241, 0.73248077421585,
+};
+/* ITU-R BS.1770-4, Annex 1, Table 2: stage 2 RLB high-pass at 48 kHz
+ * (numerator 1, -2, 1 as printed, i.e. not normalised). */
+static const sf_loudness_biquad bs1770_highpass_48k = {
+    1.0, -2.0, 1.0,
+    -1.99004745483398, 0.99007225036621,
+};
+
+/*
+ * Analog second-order prototype
+ *   H(s) = (g_hi s^2 + g_mid (w0/Q) s + g_lo w0^2) / (s^2 + (w0/Q) s + w0^2)
+ * A shelf, a high-pass or a low-pass are choices of (g_hi, g_mid, g_lo).
+ * The bilinear transform prewarped at f0 (K = tan(pi f0 / fs)) maps it to
+ *   b = [g_hi + g_mid K/Q + g_lo K^2, 2 (g_lo K^2 - g_hi), g_hi - g_mid K/Q + g_lo K^2] / a0
+ *   a = [1, 2 (K^2 - 1) / a0, (1 - K/Q + K^2) / a0],  a0 = 1 + K/Q + K^2
+ * (the form libebur128 uses). Inverting the two ITU tables through it gives
+ * g_lo = 1 for the pre-filter (a clean high shelf: f0 1681.97 Hz, Q 0.7072,
+ * +4.0 dB) and g_mid = g_lo = 0 for the RLB stage (a clean high-pass:
+ * f0 38.135 Hz, Q 0.5003, passband gain 1.005 as the table's unnormalised
+ * numerator implies), which is what makes re-deriving other rates sound.
+ */
+typedef struct analog_biquad {
+    double f0, q, g_hi, g_mid, g_lo;
+} analog_biquad;
+
+/* Invert the mapping above for a digital biquad designed at fs: sums at
+ * z = 1 and z = -1 and the odd part separate K^2, K/Q and the three gains. */
+static analog_biquad prototype_of(const sf_loudness_biquad *d, double fs)
+{
+    analog_biquad p;
+    const double den = 1.0 - d->a1 + d->a2; /* = 4 / a0 */
+    const double a0 = 4.0 / den;
+    const double k2 = (1.0 + d->a1 + d->a2) / den;
+    const double kq = 2.0 * (1.0 - d->a2) / den;
+    const double k = sqrt(k2);
+
+    p.f0 = fs * atan(k) / SF_PI;
+    p.q = k / kq;
+    p.g_hi = (d->b0 - d->b1 + d->b2) * a0 / 4.0;
+    p.g_mid = (d->b0 - d->b2) * a0 / (2.0 * kq);
+    p.g_lo = (d->b0 + d->b1 + d->b2) * a0 / (4.0 * k2);
+    return p;
+}
+
+static sf_loudness_biquad bilinear(const analog_biquad *p, double fs)
+{
+    sf_loudness_biquad d;
+    const double k = tan(SF_PI * p->f0 / fs);
+    const double k2 = k * k;
+    const double kq = k / p->q;
+    const double a0 = 1.0 + kq + k2;
+
+    d.b0 = (p->g_hi + p->g_mid * kq + p->g_lo * k2) / a0;
+    d.b1 = 2.0 * (p->g_lo * k2 - p->g_hi) / a0;
+    d.b2 = (p->g_hi - p->g_mid * kq + p->g_lo * k2) / a0;
+    d.a1 = 2.0 * (k2 - 1.0) / a0;
+    d.a2 = (1.0 - kq + k2) / a0;
+    return d;
+}
+
+/* Mean square -> LUFS, floored at the silence reading so callers never see
+ * -inf or NaN. */
+static float to_lufs(double z)
+{
+    double lufs;
+    if (!(z > 0.0))
+        return SF_LOUDNESS_SILENCE_LUFS;
+    lufs = LUFS_OFFSET + 10.0 * log10(z);
+    if (!(lufs > (double)SF_LOUDNESS_SILENCE_LUFS))
+        return SF_LOUDNESS_SILENCE_LUFS;
+    return (float)lufs;
+}
+
+/* Histogram bin of a loudness value (>= -70 LUFS; louder than the top edge
+ * shares the top bin). */
+static int bin_of(double lufs)
+{
+    const double pos = (lufs - SF_LOUDNESS_HIST_MIN_LUFS) / SF_LOUDNESS_HIST_STEP_LU;
+    if (!(pos > 0.0))
+        return 0;
+    if (pos >= (double)(SF_LOUDNESS_HIST_BINS - 1))
+        return SF_LOUDNESS_HIST_BINS - 1;
+    return (int)pos;
+}
+
+void sf_loudness_init(sf_loudness *l, double sample_rate)
+{
+    analog_biquad shelf, highpass;
+    double hop;
+
+    /* The shelf's 1.68 kHz corner needs fs well above 3.4 kHz for the
+     * prewarp; 8 kHz..768 kHz covers every real interface. */
+    if (!(sample_rate >= 8000.0))
+        sample_rate = sample_rate > 0.0 ? 8000.0 : 48000.0; /* NaN -> 48 k */
+    if (sample_rate > 768000.0)
+        sample_rate = 768000.0;
+
+    shelf = prototype_of(&bs1770_shelf_48k, 48000.0);
+    highpass = prototype_of(&bs1770_highpass_48k, 48000.0);
+    l->shelf = bilinear(&shelf, sample_rate);
+    l->highpass = bilinear(&highpass, sample_rate);
+    l->sample_rate = sample_rate;
+
+    /* 100 ms rounded to whole frames (exact at 8/16/22.05/44.1/48/96 kHz...;
+     * e.g. 11.025 kHz gets 1103 frames = 100.05 ms). */
+    hop = floor(sample_rate / 10.0 + 0.5);
+    l->hop = (int32_t)hop;
+    l->state_resets = 0;
+    sf_loudness_reset(l);
+}
+
+void sf_loudness_reset(sf_loudness *l)
+{
+    memset(l->hist_energy, 0, sizeof l->hist_energy);
+    memset(l->hist_count, 0, sizeof l->hist_count);
+    memset(l->state, 0, sizeof l->state);
+    memset(l->acc, 0, sizeof l->acc);
+    memset(l->sub, 0, sizeof l->sub);
+    l->abs_energy = 0.0;
+    l->abs_count = 0;
+    l->sub_count = 0;
+    l->hop_fill = 0;
+    l->sub_pos = 0;
+    l->hist_top = -1;
+    l->dirty = 0;
+    l->momentary = SF_LOUDNESS_SILENCE_LUFS;
+    l->short_term = SF_LOUDNESS_SILENCE_LUFS;
+    l->integrated = SF_LOUDNESS_SILENCE_LUFS;
+}
+
+/* K-weight n samples of one channel and add their squares to acc[ch].
+ * Coefficients and states live in locals for the loop; the arithmetic and
+ * its order are the same whatever n is. */
+static void weigh_channel(sf_loudness *l, int ch, const float *x, int n)
+{
+    const sf_loudness_biquad s = l->shelf;
+    const sf_loudness_biquad h = l->highpass;
+    double s1 = l->state[ch][0], s2 = l->state[ch][1];
+    double h1 = l->state[ch][2], h2 = l->state[ch][3];
+    double acc = l->acc[ch];
+    int i;
+
+    for (i = 0; i < n; i++) {
+        const float v = x[i];
+        /* NaN fails the comparison too: non-finite input reads as 0. */
+        const double in = (fabsf(v) <= FLT_MAX) ? (double)v : 0.0;
+        double y, z;
+
+        /* Transposed direct form II: two states per stage. */
+        y = s.b0 * in + s1;
+        s1 = s.b1 * in - s.a1 * y + s2;
+        s2 = s.b2 * in - s.a2 * y;
+
+        z = h.b0 * y + h1;
+        h1 = h.b1 * y - h.a1 * z + h2;
+        h2 = h.b2 * y - h.a2 * z;
+
+        acc += z * z;
+    }
+    l->state[ch][0] = s1;
+    l->state[ch][1] = s2;
+    l->state[ch][2] = h1;
+    l->state[ch][3] = h2;
+    l->acc[ch] = acc;
+}
+
+/* Clear a channel's states if any went non-finite (they would stay NaN
+ * forever in a recursive filter) and flush tiny ones (see STATE_FLUSH).
+ * Returns 1 when the channel had to be reset. */
+static int sanitize_states(double st[4])
+{
+    int k, bad = 0;
+    for (k = 0; k < 4; k++) {
+        if (!(fabs(st[k]) <= DBL_MAX))
+            bad = 1;
+        else if (fabs(st[k]) < STATE_FLUSH)
+            st[k] = 0.0;
+    }
+    if (bad) {
+        for (k = 0; k < 4; k++)
+            st[k] = 0.0;
+    }
+    return bad;
+}
+
+/* Add one 400 ms gating block (mean square z) to the histogram if it passes
+ * the absolute gate. BS.1770-4 keeps blocks with l_j > -70 LUFS. */
+static void add_gating_block(sf_loudness *l, double z)
+{
+    double lufs;
+    int b;
+
+    if (!(z > 0.0))
+        return;
+    lufs = LUFS_OFFSET + 10.0 * log10(z);
+    if (!(lufs > ABSOLUTE_GATE_LUFS))
+        return;
+    b = bin_of(lufs);
+    l->hist_energy[b] += z;
+    l->hist_count[b] += 1u;
+    if (b > l->hist_top)
+        l->hist_top = b;
+    l->abs_energy += z;
+    l->abs_count += 1u;
+    l->dirty = 1;
+}
+
+/* Recompute the integrated reading from the histogram: bounded by the number
+ * of bins, and run at most once per process() call. */
+static void update_integrated(sf_loudness *l)
+{
+    double z_abs, z_rel, gate_lufs, gate_pos, energy = 0.0;
+    uint64_t count = 0;
+    int first, b;
+
+    l->dirty = 0;
+    if (l->abs_count == 0) {
+        l->integrated = SF_LOUDNESS_SILENCE_LUFS;
+        return;
+    }
+    /* Relative gate: 10 LU below the loudness of the absolute-gated blocks. */
+    z_abs = l->abs_energy / (double)l->abs_count;
+    z_rel = RELATIVE_GATE_FACTOR * z_abs;
+    gate_lufs = LUFS_OFFSET + 10.0 * log10(z_rel);
+    gate_pos = (gate_lufs - SF_LOUDNESS_HIST_MIN_LUFS) / SF_LOUDNESS_HIST_STEP_LU;
+    first = bin_of(gate_lufs);
+
+    for (b = first; b <= l->hist_top; b++) {
+        const uint32_t c = l->hist_count[b];
+        if (c == 0)
+            continue;
+        /* The bin holding the gate: take it whole if its blocks are, on
+         * average, above the gate (BS.1770-4 keeps l_j > gate). Below the
+         * histogram floor the gate is under -70 and every bin passes. */
+        if (b == first && gate_pos >= 0.0 && !(l->hist_energy[b] > z_rel * (double)c))
+            continue;
+        energy += l->hist_energy[b];
+        count += c;
+    }
+    /* Only possible when every block shares the gate's bin, i.e. they are
+     * all within 0.02 LU of each other: their plain mean is the answer. */
+    if (count == 0) {
+        energy = l->abs_energy;
+        count = l->abs_count;
+    }
+    l->integrated = to_lufs(energy / (double)count);
+}
+
+/* Close the current 100 ms sub-block: push it into the ring, refresh the
+ * momentary and short-term readings and emit a gating block. */
+static void finish_subblock(sf_loudness *l)
+{
+    double e, zm = 0.0, zs = 0.0;
+    int k, pos;
+
+    if (sanitize_states(l->state[0]))
+        l->state_resets++;
+    if (sanitize_states(l->state[1]))
+        l->state_resets++;
+
+    /* A sub-block that went through a non-finite state has no meaningful
+     * energy: count it as silence rather than poisoning 3 s of readings and
+     * the integrated value. */
+    e = l->acc[0] + l->acc[1];
+    if (!(e >= 0.0 && e <= DBL_MAX))
+        e = 0.0;
+    l->acc[0] = 0.0;
+    l->acc[1] = 0.0;
+    l->hop_fill = 0;
+
+    l->sub[l->sub_pos] = e / (double)l->hop;
+    l->sub_pos = (l->sub_pos + 1) % SF_LOUDNESS_SUBBLOCKS;
+    l->sub_count++;
+
+    /* Sum in a fixed order (oldest first) from the ring; no running sums, so
+     * nothing drifts over hours. 30 adds per 100 ms. */
+    for (k = SF_LOUDNESS_SUBBLOCKS; k > 0; k--) {
+        pos = (l->sub_pos - k + SF_LOUDNESS_SUBBLOCKS) % SF_LOUDNESS_SUBBLOCKS;
+        zs += l->sub[pos];
+        if (k <= SF_LOUDNESS_GATE_SUBBLOCKS)
+            zm += l->sub[pos];
+    }
+    zm /= (double)SF_LOUDNESS_GATE_SUBBLOCKS;
+    zs /= (double)SF_LOUDNESS_SUBBLOCKS;
+    l->momentary = to_lufs(zm);
+    l->short_term = to_lufs(zs);
+
+    /* The first gating block is complete 400 ms after reset; earlier
+     * momentary windows include the zeros before the start and are not
+     * programme blocks. */
+    if (l->sub_count >= SF_LOUDNESS_GATE_SUBBLOCKS)
+        add_gating_block(l, zm);
+}
+
+void sf_loudness_process(sf_loudness *l, const float *left, const float *right, int n)
+{
+    int done = 0;
+
+    if (l == NULL || left == NULL || n <= 0)
+        return;
+    /* At most n / hop + 1 passes. */
+    while (done < n) {
+        int take = l->hop - l->hop_fill;
+        if (take > n - done)
+            take = n - done;
+        weigh_channel(l, 0, left + done, take);
+        if (right != NULL)
+            weigh_channel(l, 1, right + done, take);
+        l->hop_fill += take;
+        done += take;
+        if (l->hop_fill >= l->hop)
+            finish_subblock(l);
+    }
+    if (l->dirty)
+        update_integrated(l);
+}
+
+float sf_loudness_momentary(const sf_loudness *l)
+{
+    return l->momentary;
+}
+
+float sf_loudness_short_term(const sf_loudness *l)
+{
+    return l->short_term;
+}
+
+float sf_loudness_integrated(const sf_loudness *l)
+{
+    return l->integrated;
+}

@@ -1,0 +1,137 @@
+/*
+ * Loudness meter for the master bus: ITU-R BS.1770-4 K-weighted loudness
+ * with the EBU R 128 / EBU Tech 3341 time scales (momentary 400 ms,
+ * short-term 3 s, gated integrated).
+ *
+ * C11, libc + libm only. The caller embeds an sf_loudness (fixed size, no
+ * heap pointers); nothing allocates after sf_loudness_init, and
+ * sf_loudness_process is bounded by the number of frames it is given, so it
+ * is safe on the audio thread.
+ *
+ * Threading: init/reset/process/getters all belong to the thread that owns
+ * the struct (the audio thread in the engine). The getters only read cached
+ * floats, so the engine can copy them into its meter snapshot every block.
+ */
+#ifndef SF_LOUDNESS_H
+#define SF_LOUDNESS_H
+
+#include <stdint.h>
+
+/* Short-term window in 100 ms sub-blocks (EBU Tech 3341: 3 s). */
+#define SF_LOUDNESS_SUBBLOCKS 30
+/* Momentary window / gating block in sub-blocks (BS.1770-4: 400 ms). */
+#define SF_LOUDNESS_GATE_SUBBLOCKS 4
+/* Gating histogram: 0.02 LU bins from -70 LUFS (the absolute gate) up to
+ * +30 LUFS; louder blocks (only reachable with an over-full-scale master)
+ * share the top bin, which still keeps their exact energy. */
+#define SF_LOUDNESS_HIST_BINS 5000
+#define SF_LOUDNESS_HIST_MIN_LUFS -70.0
+#define SF_LOUDNESS_HIST_STEP_LU 0.02
+/* Reading for "no signal": momentary/short-term of pure silence, integrated
+ * before any block passed the absolute gate. Any lower value is floored to
+ * this, so the meter never shows -inf or NaN. */
+#define SF_LOUDNESS_SILENCE_LUFS -200.0f
+
+/* One biquad: y = b0 x + b1 x1 + b2 x2 - a1 y1 - a2 y2 (a0 normalised to 1). */
+typedef struct sf_loudness_biquad {
+    double b0, b1, b2, a1, a2;
+} sf_loudness_biquad;
+
+typedef struct sf_loudness {
+    /* Gating histogram (see SF_LOUDNESS_HIST_*): per-bin summed block
+     * mean-square and block count. Energies are summed exactly; only the
+     * relative-gate decision is quantised to one bin. */
+    double hist_energy[SF_LOUDNESS_HIST_BINS];
+    uint32_t hist_count[SF_LOUDNESS_HIST_BINS];
+
+    /* K-weighting for this rate: pre-filter (high shelf) then RLB high-pass. */
+    sf_loudness_biquad shelf;
+    sf_loudness_biquad highpass;
+    /* Transposed direct form II states: [channel][shelf s1, s2, hp s1, s2]. */
+    double state[2][4];
+
+    /* Current 100 ms sub-block: K-weighted sum of squares per channel.
+     * Kept per channel so the summation order, and so the result, does not
+     * depend on how the stream is cut into blocks. */
+    double acc[2];
+    /* Completed sub-blocks: channel-summed mean square, ring of the last 3 s. */
+    double sub[SF_LOUDNESS_SUBBLOCKS];
+
+    /* Absolute-gated totals (all blocks above -70 LUFS): set the relative gate. */
+    double abs_energy;
+    uint64_t abs_count;
+    uint64_t sub_count; /* sub-blocks completed since reset */
+
+    double sample_rate;
+    int32_t hop;      /* frames per 100 ms sub-block, round(rate / 10) */
+    int32_t hop_fill; /* frames already in the current sub-block */
+    int32_t sub_pos;  /* next slot in sub[] */
+    int32_t hist_top; /* highest histogram bin in use, -1 when empty */
+    int32_t dirty;    /* a gating block arrived; integrated needs recomputing */
+
+    /* Filter states found non-finite and cleared since init (diagnostics
+     * for sf_master_meters.state_resets; sf_loudness_reset keeps it). */
+    uint32_t state_resets;
+
+    /* Cached readings (LUFS), updated every completed 100 ms sub-block. */
+    float momentary;
+    float short_term;
+    float integrated;
+} sf_loudness;
+
+/*
+ * Set up a meter for sample_rate (Hz) and reset it.
+ *
+ * The two K-weighting biquads are derived for this rate from the analog
+ * prototypes behind the 48 kHz coefficients of ITU-R BS.1770-4, Annex 1,
+ * Tables 1 and 2 (inverse bilinear transform at 48 kHz, then the bilinear
+ * transform prewarped at each filter's corner for the new rate), so 48 kHz
+ * reproduces the tables and other rates get the same frequency response.
+ * Rates outside 8 kHz..768 kHz are clamped into that range (non-finite or
+ * non-positive means 48 kHz). Does not allocate, but calls tan/atan/sqrt and
+ * clears ~60 KB: call it when the engine is created or the rate changes.
+ */
+void sf_loudness_init(sf_loudness *l, double sample_rate);
+
+/*
+ * Forget all history: filter states, the 100 ms ring, the gating histogram
+ * and the integrated value (what "reset meters" means to a user). Keeps the
+ * coefficients and the state_resets count. Bounded (clears the fixed-size
+ * struct, ~60 KB, a few microseconds); safe on the audio thread.
+ */
+void sf_loudness_reset(sf_loudness *l);
+
+/*
+ * Feed n frames of the deinterleaved stereo programme (n >= 0, any block
+ * size; n <= 0 does nothing). right may be NULL for a mono programme.
+ * Channel weights are 1.0 (BS.1770-4 for L/R). Non-finite samples are read
+ * as 0. Readings change only when a 100 ms sub-block completes, at fixed
+ * positions in the stream, so results are bit-identical whatever the block
+ * sizes. Cost: two double-precision biquads per sample and channel, plus,
+ * in a call that completes a 400 ms gating block, one pass over the used
+ * part of the histogram (at most SF_LOUDNESS_HIST_BINS adds).
+ */
+void sf_loudness_process(sf_loudness *l, const float *left, const float *right, int n);
+
+/*
+ * Momentary loudness (LUFS): the last 400 ms, ungated, updated every 100 ms.
+ * Time before the last reset counts as silence. SF_LOUDNESS_SILENCE_LUFS
+ * (-200) when silent.
+ */
+float sf_loudness_momentary(const sf_loudness *l);
+
+/*
+ * Short-term loudness (LUFS): the last 3 s, ungated, updated every 100 ms.
+ * Time before the last reset counts as silence. -200 when silent.
+ */
+float sf_loudness_short_term(const sf_loudness *l);
+
+/*
+ * Integrated (programme) loudness since the last reset (LUFS), gated per
+ * ITU-R BS.1770-4: 400 ms blocks every 100 ms, absolute gate -70 LUFS,
+ * relative gate -10 LU below the absolute-gated loudness. -200 while no
+ * block has passed the gates. O(1): the value is cached by process().
+ */
+float sf_loudness_integrated(const sf_loudness *l);
+
+#endif
