@@ -18,7 +18,6 @@ import numpy as np
 
 from surfaced._native import ffi, lib
 from surfaced.engine import Engine
-from surfaced.wavio import WavWriter
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,11 @@ def render(
     total = int(round(seconds * engine.rate))
     out = np.zeros((block, 2), dtype=np.float32)
     keep: list[np.ndarray] = []
-    writer = WavWriter(path, engine.rate, 2) if path is not None else None
+    writer = None
+    if path is not None:
+        from surfaced.wavio import WavWriter  # only renders to a file need it
+
+        writer = WavWriter(path, engine.rate, 2)
     done = 0
     last_report = 0.0
     try:

@@ -122,14 +122,16 @@ def _flatten(prefix: str, value: Any, out: dict[str, tuple[Any, Any, Any]], pare
     """Nested maps (comp: {on: 1}) to leaf paths (comp/on), keeping where each came from."""
     if isinstance(value, dict):
         for k, v in value.items():
-            _flatten(f"{prefix}/{k}" if prefix else str(k), v, out, value, k)
+            # YAML 1.1 reads a bare `on:` key as True; in a session it is the leaf "on".
+            name = "on" if k is True else str(k)
+            _flatten(f"{prefix}/{name}" if prefix else name, v, out, value, k)
     else:
         out[prefix] = (value, parent, key)
 
 
 def _parse_source(path: str, ch: MarkedDict, where: str) -> Source:
-    raw = ch.get("source", {"kind": "none"})
-    if raw == "none" or raw is None:
+    raw = ch.get("source")
+    if raw is None or raw == "none":
         return Source("none")
     if not isinstance(raw, dict) or len(raw) != 1:
         raise _fail(path, ch, "source", f"{where}.source",
