@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,11 @@ class Running:
     line: MsgStream
 
 
+StartBox = Callable[[str], Running]
+
+
 @pytest.fixture
-def start_box(virtual_box_exe: Path, tmp_path: Path) -> Iterator[object]:
+def start_box(virtual_box_exe: Path, tmp_path: Path) -> Iterator[StartBox]:
     """Start the virtual box on the slave side of a fresh pty with a script;
     the test holds the master side, as the daemon would hold the port."""
     started: list[tuple[subprocess.Popen[bytes], int, int]] = []
@@ -72,7 +75,7 @@ def values(msgs: list[Msg], address: str) -> list[object]:
     return [m.args[0] for m in msgs if m.address == address]
 
 
-def test_hello_gets_identity_then_full_snapshot(start_box) -> None:  # type: ignore[no-untyped-def]
+def test_hello_gets_identity_then_full_snapshot(start_box: StartBox) -> None:
     """Right after a hello the host knows the box and every control position."""
     box = start_box("wait_hello\n")
     box.line.send(osc("/hello", "surfaced"))
@@ -94,7 +97,7 @@ def test_hello_gets_identity_then_full_snapshot(start_box) -> None:  # type: ign
     box.log.until("hello")
 
 
-def test_scripted_moves_reach_the_host(start_box) -> None:  # type: ignore[no-untyped-def]
+def test_scripted_moves_reach_the_host(start_box: StartBox) -> None:
     """A fader glide, a bouncing button, a slow encoder turn and a push arrive
     as the messages a mapping expects, with the bounce giving one press."""
     box = start_box(
@@ -119,7 +122,7 @@ def test_scripted_moves_reach_the_host(start_box) -> None:  # type: ignore[no-un
     assert values(msgs, "/encoder/2/push") == [1, 0]
 
 
-def test_feedback_is_applied_and_motor_is_not_echoed(start_box) -> None:  # type: ignore[no-untyped-def]
+def test_feedback_is_applied_and_motor_is_not_echoed(start_box: StartBox) -> None:
     """LED, meter and motor target feedback is applied by the box; the motor
     fader moves to the target without echoing the move back."""
     box = start_box("wait_hello\n")
@@ -138,9 +141,11 @@ def test_feedback_is_applied_and_motor_is_not_echoed(start_box) -> None:  # type
     assert box.log.until("led ") == "led 3 0"
 
 
-def test_touched_fader_ignores_targets(start_box) -> None:  # type: ignore[no-untyped-def]
+def test_touched_fader_ignores_targets(start_box: StartBox) -> None:
     """A hand on the fader wins: the touch is reported and the motor stays off."""
-    box = start_box("wait_hello\ntouch 3\nprint touched\nwait 300\nuntouch 3\nwait 50\nprint released\n")
+    box = start_box(
+        "wait_hello\ntouch 3\nprint touched\nwait 300\nuntouch 3\nwait 50\nprint released\n"
+    )
     box.line.send(osc("/hello"))
     box.line.until("/snapshot/done")
     box.log.until("print touched")
@@ -154,7 +159,7 @@ def test_touched_fader_ignores_targets(start_box) -> None:  # type: ignore[no-un
     assert not any(line.startswith("arrived 3") for line in box.log.lines)
 
 
-def test_garbage_on_the_line_is_counted_not_fatal(start_box) -> None:  # type: ignore[no-untyped-def]
+def test_garbage_on_the_line_is_counted_not_fatal(start_box: StartBox) -> None:
     """Line noise and a broken frame before the hello: the hello still works
     and /stats shows what was dropped."""
     box = start_box("")
