@@ -194,7 +194,7 @@ def render(
     renders don't sit in memory) and returns the audio only when no path is
     given. `progress` is called with the fraction done.
     """
-    total = int(round(seconds * engine.rate))
+    total = round(seconds * engine.rate)
     out = np.zeros((block, 2), dtype=np.float32)
     keep: list[np.ndarray] = []
     writer = None

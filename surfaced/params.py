@@ -106,14 +106,12 @@ class ParamSpec:
 
 
 # Mirrors enum sf_param in native/sf_core.h (tests check they agree).
-P: dict[str, int] = {
-    name: i
-    for i, name in enumerate(
-        "TRIM PHASE HPF_ON HPF_FREQ EQ_ON EQ_FREQ EQ_GAIN EQ_Q COMP_ON COMP_THRESHOLD "
-        "COMP_RATIO COMP_KNEE COMP_ATTACK COMP_RELEASE COMP_MAKEUP COMP_KEY FADER PAN MUTE "
-        "SOLO SEND SEND_PRE".split()
-    )
-}
+_P_NAMES = (
+    "TRIM", "PHASE", "HPF_ON", "HPF_FREQ", "EQ_ON", "EQ_FREQ", "EQ_GAIN", "EQ_Q", "COMP_ON",
+    "COMP_THRESHOLD", "COMP_RATIO", "COMP_KNEE", "COMP_ATTACK", "COMP_RELEASE", "COMP_MAKEUP",
+    "COMP_KEY", "FADER", "PAN", "MUTE", "SOLO", "SEND", "SEND_PRE",
+)
+P: dict[str, int] = {name: i for i, name in enumerate(_P_NAMES)}
 SCOPE_CH, SCOPE_BUS, SCOPE_MASTER = 0, 1, 2
 EQ_BANDS = 4
 EQ_DEFAULT_FREQ = (100.0, 500.0, 2500.0, 8000.0)

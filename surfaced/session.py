@@ -31,7 +31,7 @@ import numpy as np
 from surfaced import generators, params
 from surfaced.engine import Engine
 from surfaced.wavio import WavError, read_wav
-from surfaced.yamlmarks import MarkedDict, YamlError, line_of, load_file
+from surfaced.yamlmarks import YamlError, line_of, load_file
 
 DEFAULT_RATE = 48000
 DEFAULT_BUSES = 4
@@ -129,7 +129,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, tuple[Any, Any, Any]], pare
         out[prefix] = (value, parent, key)
 
 
-def _parse_source(path: str, ch: MarkedDict, where: str) -> Source:
+def _parse_source(path: str, ch: dict[Any, Any], where: str) -> Source:
     raw = ch.get("source")
     if raw is None or raw == "none":
         return Source("none")
@@ -139,8 +139,9 @@ def _parse_source(path: str, ch: MarkedDict, where: str) -> Source:
     (kind, value), = raw.items()
     if kind == "generator":
         if value not in generators.GENERATORS:
+            known = ", ".join(sorted(generators.GENERATORS))
             raise _fail(path, raw, kind, f"{where}.source.generator",
-                        f"unknown generator {value!r}; known: {', '.join(sorted(generators.GENERATORS))}")
+                        f"unknown generator {value!r}; known: {known}")
         return Source("generator", str(value))
     if kind == "wav":
         if not isinstance(value, str) or not value:

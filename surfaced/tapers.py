@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 # (position, dB) breakpoints of the fader law, bottom to top.
@@ -35,7 +36,7 @@ def fader_db(position: float) -> float:
     p = _clamp01(position)
     if p <= 0.0:
         return float("-inf")
-    for (p0, d0), (p1, d1) in zip(FADER_LAW[1:], FADER_LAW[2:], strict=False):
+    for (p0, d0), (p1, d1) in itertools.pairwise(FADER_LAW[1:]):
         if p <= p1:
             return d0 + (d1 - d0) * (p - p0) / (p1 - p0) if p >= p0 else _bottom(p)
     return FADER_LAW[-1][1]
@@ -56,7 +57,7 @@ def fader_position(db: float) -> float:
     if db < d_first:
         p = p_first * 10.0 ** ((db - d_first) / 60.0)
         return _clamp01(p)
-    for (p0, d0), (p1, d1) in zip(FADER_LAW[1:], FADER_LAW[2:], strict=False):
+    for (p0, d0), (p1, d1) in itertools.pairwise(FADER_LAW[1:]):
         if db <= d1:
             return p0 + (p1 - p0) * (db - d0) / (d1 - d0)
     return 1.0

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from jack_server import JackServer, jack_server, jackd_path  # noqa: E402
+from jack_server import JackServer, jack_server, jackd_path
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,8 @@ def test_good_session_loads_with_every_value(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("channels: [{name: A, fader: 20}]", ":1: channels[1].fader: ch/1/fader: 20 is out of range"),
+        ("channels: [{name: A, fader: 20}]",
+         ":1: channels[1].fader: ch/1/fader: 20 is out of range"),
         ("channels:\n  - name: A\n    source: {generator: kik}\n",
          ":3: channels[1].source.generator: unknown generator 'kik'; known:"),
         ("channels:\n  - name: A\n  - name: B\n    eq: {\"7\": {gain: 1}}\n",
