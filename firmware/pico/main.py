@@ -8,6 +8,9 @@ from surfbox.box import Box, BoxConfig
 from surfbox.hw_pico import ENCODER_PINS, MUX_BASE, PicoHardware, UartLink, UsbStdio
 
 LINK = "usb"  # or "uart": UART0 on GP0/GP1 at 115200 baud
+# GP22 held to GND at power-up skips the box and leaves the REPL usable: the
+# box switches Ctrl-C off (it is a data byte), so this is the way back in.
+SAFE_PIN = 22
 
 
 def reference_config() -> BoxConfig:
@@ -22,6 +25,10 @@ def reference_config() -> BoxConfig:
 def main(hw: PicoHardware | None = None, loops: int = -1) -> Box:
     """Run the box; loops < 0 runs forever (tests pass a count)."""
     if hw is None:
+        import machine
+
+        if machine.Pin(SAFE_PIN, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0:
+            raise SystemExit("surfbox: safe-mode jumper on GP22, box not started")
         hw = PicoHardware(UartLink() if LINK == "uart" else UsbStdio())
     box = Box(hw, reference_config())
     box.announce()
