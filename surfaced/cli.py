@@ -7,14 +7,15 @@ one line naming what was wrong and where, with a non-zero exit; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from surfaced import __version__
+from surfaced.config import ConfigError
 from surfaced.params import ParamError
 from surfaced.session import Session, SessionError, default_session, load_session
 from surfaced.wavio import WavError
@@ -33,57 +34,56 @@ def _load(path: str | None) -> Session:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Play a session live (or on the headless clock) with meters in the terminal."""
-    from surfaced.audio import HeadlessClock, LiveStream, default_output_available
+    """Run the daemon: the session's audio, OSC, surfaces, and meters in the terminal."""
+    import asyncio
+
+    from surfaced.config import load_config
+    from surfaced.daemon import Daemon
     from surfaced.meterview import format_meters, redraw
 
-    session = _load(args.session)
-    engine = session.make_engine(max_block=max(512, args.block))
+    config = load_config(args.config)
+    if args.device is not None:
+        config.audio_device = args.device
+    if args.block is not None:
+        config.block = args.block
+    config.headless = config.headless or args.headless
+    if args.no_osc:
+        config.osc = []
+    session = _load(args.session or config.session)
+    daemon = Daemon(config, session,
+                    on_status=lambda msg: print(f"surfaced: {msg}", file=sys.stderr, flush=True))
     names = [c.name for c in session.channels]
-    driver: LiveStream | HeadlessClock
-    if not args.headless and default_output_available():
-        try:
-            driver = LiveStream(engine, device=args.device, block=args.block)
-            where = f"playing through {driver.device_name} at {session.rate} Hz"
-        except Exception as exc:  # PortAudio refuses: fall back, and say why
-            print(f"surfaced: audio device unavailable ({exc}); using the headless clock",
-                  file=sys.stderr)
-            driver = HeadlessClock(engine, block=args.block)
-            where = "headless clock (no audio device)"
-    else:
-        if not args.headless:
-            print("surfaced: no audio output device found; running on the headless clock",
-                  file=sys.stderr)
-        driver = HeadlessClock(engine, block=args.block)
-        where = "headless clock (no audio device)"
-
-    stop = False
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     tty = sys.stdout.isatty()
-    deadline = time.monotonic() + args.seconds if args.seconds else None
-    drawn = 0
-    driver.start()
-    try:
-        while not stop and (deadline is None or time.monotonic() < deadline):
-            time.sleep(0.1 if tty else 1.0)
-            lines = format_meters(engine.meters(), names, where)
+
+    async def meters(stop: asyncio.Event) -> None:
+        drawn = 0
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1 if tty else 1.0)
             if args.quiet:
                 continue
+            lines = format_meters(daemon.engine.meters(), names, daemon.where)
             if tty:
                 sys.stdout.write(redraw(lines, drawn))
                 drawn = len(lines)
             else:
                 sys.stdout.write("\n".join(lines) + "\n")
             sys.stdout.flush()
-    finally:
-        driver.stop()
-    m = engine.meters().master
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        view = asyncio.create_task(meters(stop))
+        try:
+            await daemon.run(stop, seconds=args.seconds or None)
+        finally:
+            stop.set()
+            await view
+
+    asyncio.run(main())
+    m = daemon.engine.meters().master
     print(f"surfaced: stopped after {m.frames / session.rate:.1f} s; xruns {m.xruns}, "
           f"clipped samples {m.clip_count}, integrated {m.integrated_lufs:.1f} LUFS")
     return 0
@@ -154,8 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("run", help="play a session (default: the built-in one) with live meters")
     r.add_argument("session", nargs="?", help="session YAML file (default: built-in 8 channels)")
+    r.add_argument("--config", default=None,
+                   help="configuration file (default: ~/.config/surfaced/config.yaml)")
     r.add_argument("--device", default=None, help="audio output device (name or index)")
-    r.add_argument("--block", type=int, default=256, help="frames per block (default 256)")
+    r.add_argument("--block", type=int, default=None, help="frames per block (default 256)")
+    r.add_argument("--no-osc", action="store_true", help="do not open the OSC listeners")
     r.add_argument("--headless", action="store_true", help="no audio device: real-time clock only")
     r.add_argument("--seconds", type=float, default=0.0, help="stop after this many seconds")
     r.add_argument("--quiet", action="store_true", help="no meters")
@@ -180,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["run", *(argv or [])])
     try:
         return int(args.func(args))
-    except (UserError, SessionError, ParamError, WavError) as exc:
+    except (UserError, SessionError, ConfigError, ParamError, WavError) as exc:
         print(f"surfaced: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

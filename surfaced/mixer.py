@@ -89,9 +89,9 @@ class Mixer:
         with self._lock:
             spec = self.spec(path)
             old = self.engine.get(spec.path)
-            if not spec.is_text and isinstance(value, int | float) and not isinstance(value, bool):
-                if _same(old, float(value)):
-                    return None
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not spec.is_text and number and _same(old, float(value)):  # type: ignore[arg-type]
+                return None
             new = self.engine.set(spec.path, value)
             if new == old and not (isinstance(new, float) and math.isnan(new)):
                 return None

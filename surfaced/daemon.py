@@ -1,0 +1,243 @@
+"""The daemon: one mix, its audio driver, and every surface bound to it.
+
+One asyncio loop owns the control side. Transports deliver Events into it
+(MIDI from rtmidi's thread through call_soon_threadsafe, OSC natively); a
+ticker flushes each surface's coalesced feedback every few milliseconds; a
+watcher reloads a mapping file when it changes on disk, without touching the
+audio (the engine and its driver keep running throughout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from surfaced.audio import HeadlessClock, LiveStream, default_output_available
+from surfaced.config import Config
+from surfaced.engine import Engine
+from surfaced.events import Event
+from surfaced.mixer import Mixer
+from surfaced.osc_native import NativeOsc
+from surfaced.session import Session
+from surfaced.transports.midi import MidiTransport, MidiTransportError
+from surfaced.transports.osc import OscListener
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.005
+RELOAD_CHECK_S = 0.5
+
+
+@dataclass
+class SurfaceBinding:
+    """A mapping file bound to a transport; the Surface inside is replaced on reload."""
+
+    path: Path
+    mtime: float
+    surface: Any  # surfaced.surface.Surface
+    transport: MidiTransport | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Daemon:
+    """Runs a session with its surfaces until stopped."""
+
+    def __init__(self, config: Config, session: Session,
+                 on_status: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.session = session
+        self.engine: Engine = session.make_engine(max_block=max(512, config.block))
+        self.mixer = Mixer(self.engine)
+        self.driver: LiveStream | HeadlessClock | None = None
+        self.where = ""
+        self.osc: list[OscListener] = []
+        self.native: NativeOsc | None = None
+        self.bindings: list[SurfaceBinding] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.on_status = on_status or (lambda msg: log.info("%s", msg))
+        self.reloads = 0
+        self.reload_errors: list[str] = []
+
+    # ---------------------------------------------------------------- audio
+    def start_audio(self) -> None:
+        """Open the audio device, or the headless clock when there is none."""
+        cfg = self.config
+        if not cfg.headless and default_output_available():
+            try:
+                self.driver = LiveStream(self.engine, device=cfg.audio_device, block=cfg.block)
+                self.where = f"playing through {self.driver.device_name} at {self.engine.rate} Hz"
+            except Exception as exc:  # PortAudio refuses: fall back, and say why
+                self.on_status(f"audio device unavailable ({exc}); using the headless clock")
+                self.driver = None
+        elif not cfg.headless:
+            self.on_status("no audio output device found; running on the headless clock")
+        if self.driver is None:
+            self.driver = HeadlessClock(self.engine, block=cfg.block)
+            self.where = "headless clock (no audio device)"
+        self.driver.start()
+
+    # ------------------------------------------------------------------ OSC
+    async def start_osc(self) -> None:
+        """Open the OSC listeners with the native namespace behind them."""
+        self.native = NativeOsc(self.mixer, self._osc_reply, rate=self.config.feedback_rate)
+        for cfg in self.config.osc:
+            listener = OscListener(cfg, self._on_osc)
+            try:
+                await listener.start()
+            except OSError as exc:
+                self.on_status(f"OSC {cfg.protocol} {cfg.host}:{cfg.port} unavailable: {exc}")
+                continue
+            self.osc.append(listener)
+
+    def _on_osc(self, event: Event) -> None:
+        if self.native is not None:
+            self.native.handle(event)
+
+    def _osc_reply(self, peer: str, packet: bytes) -> bool:
+        proto = peer.split(":", 2)[1] if peer.count(":") >= 2 else "udp"
+        for listener in self.osc:
+            if listener.config.protocol == proto and (proto == "udp" or peer in listener.peers()):
+                return listener.reply(peer, packet)
+        return False
+
+    # ------------------------------------------------------------- surfaces
+    def start_surfaces(self) -> None:
+        """Bind every enabled MIDI mapping to a transport that watches for its ports."""
+        for path in self.config.mapping_files():
+            self._bind(path)
+
+    def _bind(self, path: Path) -> None:
+        from surfaced.mapping import MappingError
+        from surfaced.surface import Surface, load_mapping
+
+        try:
+            mapping = load_mapping(path)
+        except MappingError as exc:
+            self.on_status(f"mapping not loaded: {exc}")
+            return
+        if mapping.transport != "midi":
+            return  # OSC and serial surfaces bind through their own transports
+        loop = self.loop
+        assert loop is not None
+        binding = SurfaceBinding(path, path.stat().st_mtime, None)
+        sid = f"surface:{path.stem}"
+
+        def deliver(event: Event) -> None:  # rtmidi's thread -> the loop
+            loop.call_soon_threadsafe(self._handle, binding, event)
+
+        def reconnected() -> None:
+            loop.call_soon_threadsafe(self._connected, binding)
+
+        def status(online: bool) -> None:
+            loop.call_soon_threadsafe(self._status, binding, online)
+
+        match = mapping.match
+        transport = MidiTransport(deliver, input=match.input, output=match.output,
+                                  api=self.config.midi_api, source=sid,
+                                  client_name="surfaced", on_status=status,
+                                  on_reconnect=reconnected)
+        binding.transport = transport
+        binding.surface = Surface(mapping, self.mixer, transport.send, sid)
+        try:
+            transport.start()
+        except MidiTransportError as exc:
+            self.on_status(f"{path.name}: {exc}")
+            binding.surface.close()
+            return
+        self.bindings.append(binding)
+        if transport.online:
+            binding.surface.connected()
+
+    def _handle(self, binding: SurfaceBinding, event: Event) -> None:
+        if binding.surface is not None:
+            binding.surface.handle(event)
+
+    def _connected(self, binding: SurfaceBinding) -> None:
+        if binding.surface is not None:
+            binding.surface.connected()
+
+    def _status(self, binding: SurfaceBinding, online: bool) -> None:
+        self.on_status(f"{binding.path.stem}: {'online' if online else 'offline'}")
+        if not online and binding.surface is not None:
+            binding.surface.disconnected()
+
+    def check_reload(self) -> None:
+        """Reload every mapping file whose modification time changed."""
+        if not self.bindings:
+            return
+        from surfaced.mapping import MappingError
+        from surfaced.surface import Surface, load_mapping
+
+        for b in self.bindings:
+            try:
+                mtime = b.path.stat().st_mtime
+            except OSError:
+                continue
+            if mtime == b.mtime:
+                continue
+            b.mtime = mtime
+            try:
+                mapping = load_mapping(b.path)
+            except MappingError as exc:
+                # Keep the surface working on the old mapping; say what is wrong.
+                self.reload_errors.append(str(exc))
+                self.on_status(f"reload refused, keeping the previous mapping: {exc}")
+                continue
+            old = b.surface
+            assert b.transport is not None
+            b.surface = Surface(mapping, self.mixer, b.transport.send, old.surface_id
+                                if hasattr(old, "surface_id") else f"surface:{b.path.stem}")
+            old.close()
+            self.reloads += 1
+            self.on_status(f"{b.path.name}: reloaded")
+            if b.transport.online:
+                b.surface.connected()
+
+    # ----------------------------------------------------------------- run
+    async def run(self, stop: asyncio.Event, seconds: float | None = None) -> None:
+        """Start everything, tick until `stop` is set (or `seconds` pass), shut down."""
+        self.loop = asyncio.get_running_loop()
+        self.start_audio()
+        try:
+            await self.start_osc()
+            self.start_surfaces()
+            deadline = time.monotonic() + seconds if seconds else None
+            next_reload = time.monotonic() + RELOAD_CHECK_S
+            while not stop.is_set():
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                for b in self.bindings:
+                    if b.surface is not None:
+                        b.surface.tick(now)
+                if self.native is not None:
+                    self.native.tick(now)
+                if now >= next_reload:
+                    next_reload = now + RELOAD_CHECK_S
+                    self.check_reload()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), TICK_S)
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Close surfaces, transports, listeners and the audio driver."""
+        for b in self.bindings:
+            if b.surface is not None:
+                b.surface.close()
+            if b.transport is not None:
+                b.transport.close()
+        self.bindings.clear()
+        if self.native is not None:
+            self.native.close()
+        for listener in self.osc:
+            await listener.close()
+        self.osc.clear()
+        if self.driver is not None:
+            self.driver.stop()
