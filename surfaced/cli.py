@@ -124,7 +124,7 @@ def _db(x: float) -> float:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    """List audio devices (MIDI and serial ports come with the surfaces)."""
+    """List audio devices, MIDI ports and serial ports."""
     try:
         import sounddevice as sd
 
@@ -144,6 +144,62 @@ def cmd_devices(args: argparse.Namespace) -> int:
         api = apis[d["hostapi"]]["name"]
         print(f" {mark}{d['index']:3d}  {d['name']}  ({api}; {d['max_input_channels']} in, "
               f"{d['max_output_channels']} out, {d['default_samplerate']:.0f} Hz)")
+    from surfaced.transports.midi import MidiTransportError, list_ports
+
+    try:
+        ports = list_ports(args.midi_api)
+        print(f"MIDI ports ({ports.api}):")
+        for name in ports.inputs:
+            print(f"  in   {name}")
+        for name in ports.outputs:
+            print(f"  out  {name}")
+        if not ports.inputs and not ports.outputs:
+            print("  (none)")
+    except MidiTransportError as exc:
+        print(f"MIDI ports: unavailable ({exc})")
+    try:
+        from serial.tools import list_ports as serial_ports
+
+        print("serial ports:")
+        found = list(serial_ports.comports())
+        for p in found:
+            print(f"  {p.device}  {p.description}  serial={p.serial_number or '-'}")
+        if not found:
+            print("  (none)")
+    except ImportError:
+        print("serial ports: pyserial not installed")
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Print decoded events from MIDI inputs (and an OSC port) as they arrive."""
+    from surfaced.monitor import monitor
+
+    monitor(args.midi, args.midi_api, args.osc_port, args.seconds or None,
+            lambda line: print(line, flush=True))
+    return 0
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    """Wait for one control to move and print its mapping stanza."""
+    from surfaced.monitor import learn
+
+    learned = learn(args.midi, args.midi_api, args.param, args.timeout,
+                    lambda line: print(line, file=sys.stderr, flush=True))
+    if learned is None:
+        raise UserError(f"nothing moved within {args.timeout:.0f} s")
+    print(learned.yaml, end="")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a mapping file and summarise what it binds."""
+    from surfaced.mapping import MappingError, check_file
+
+    try:
+        print(check_file(args.file))
+    except MappingError as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 
@@ -170,8 +226,24 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--block", type=int, default=512, help="frames per block (default 512)")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
     o.set_defaults(func=cmd_render)
-    d = sub.add_parser("devices", help="list audio devices")
+    d = sub.add_parser("devices", help="list audio devices, MIDI ports and serial ports")
+    d.add_argument("--midi-api", default=None, help="MIDI backend: jack, alsa, coremidi")
     d.set_defaults(func=cmd_devices)
+    m = sub.add_parser("monitor", help="print decoded events from MIDI inputs and OSC, live")
+    m.add_argument("--midi", default="*", help="input port pattern (glob, or re:REGEX)")
+    m.add_argument("--midi-api", default=None, help="MIDI backend: jack, alsa, coremidi")
+    m.add_argument("--osc-port", type=int, default=None, help="also listen for OSC on this port")
+    m.add_argument("--seconds", type=float, default=0.0, help="stop after this many seconds")
+    m.set_defaults(func=cmd_monitor)
+    la = sub.add_parser("learn", help="move a control, get its mapping stanza")
+    la.add_argument("param", nargs="?", default="ch/1/fader", help="parameter to bind")
+    la.add_argument("--midi", default="*", help="input port pattern (glob, or re:REGEX)")
+    la.add_argument("--midi-api", default=None, help="MIDI backend: jack, alsa, coremidi")
+    la.add_argument("--timeout", type=float, default=30.0, help="seconds to wait")
+    la.set_defaults(func=cmd_learn)
+    c = sub.add_parser("check", help="validate a mapping file and show what it binds")
+    c.add_argument("file", help="mapping YAML file")
+    c.set_defaults(func=cmd_check)
     return p
 
 

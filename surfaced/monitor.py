@@ -1,0 +1,167 @@
+"""`surfaced monitor` and `surfaced learn`: what a surface actually sends.
+
+monitor prints every decoded event from the MIDI inputs matching a pattern
+(and an OSC port) as it arrives. learn waits for one control to move and
+prints the mapping stanza for it, inferred from the messages it sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from surfaced.events import Event
+from surfaced.transports.midi import MidiTransport, MidiTransportError, list_ports, port_matcher
+from surfaced.transports.osc import OscListener, OscListenerConfig
+
+
+def describe(event: Event) -> str:
+    """One line for an event, in the words of the mapping language."""
+    k = event.kind
+    if k == "osc":
+        args = " ".join(repr(a) for a in event.args)
+        return f"{event.source}  osc {event.address} {args}".rstrip()
+    if k == "sysex":
+        return f"{event.source}  sysex {event.data.hex(' ').upper()}"
+    parts = [f"{event.source}  {k}"]
+    if event.channel is not None:
+        parts.append(f"ch {event.channel + 1}")
+    if event.number is not None:
+        parts.append(f"#{event.number}")
+    if event.value is not None:
+        parts.append(f"= {event.value}")
+    return "  ".join(parts)
+
+
+def open_midi_inputs(pattern: str, api: str | None,
+                     sink: Callable[[Event], None]) -> list[MidiTransport]:
+    """One transport per input port matching `pattern` (surfaced's own ports excluded)."""
+    match = port_matcher(pattern)
+    transports = []
+    for name in list_ports(api).inputs:
+        if match(name) and not name.startswith("surfaced"):
+            t = MidiTransport(sink, input=name, api=api, source=f"midi:{name}",
+                              client_name="surfaced-monitor")
+            t.start()
+            transports.append(t)
+    return transports
+
+
+def monitor(pattern: str, api: str | None, osc_port: int | None, seconds: float | None,
+            out: Callable[[str], None]) -> int:
+    """Print events until Ctrl-C or `seconds`; returns how many were printed."""
+    events: queue.Queue[Event] = queue.Queue()
+    transports = open_midi_inputs(pattern, api, events.put)
+    for t in transports:
+        out(f"listening to MIDI {t.input_port}")
+    if not transports:
+        out(f"no MIDI input matches {pattern!r} (see `surfaced devices`)")
+
+    async def run() -> int:
+        listener = None
+        if osc_port is not None:
+            listener = OscListener(OscListenerConfig("udp", "127.0.0.1", osc_port), events.put)
+            await listener.start()
+            out(f"listening to OSC on udp 127.0.0.1:{listener.address[1]}")
+        count = 0
+        deadline = time.monotonic() + seconds if seconds else None
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                try:
+                    ev = events.get_nowait()
+                except queue.Empty:
+                    await asyncio.sleep(0.005)
+                    continue
+                out(describe(ev))
+                count += 1
+        finally:
+            if listener is not None:
+                await listener.close()
+        return count
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for t in transports:
+            t.close()
+
+
+@dataclass
+class Learned:
+    """What a moved control turned out to be, and its mapping stanza."""
+
+    kind: str
+    yaml: str
+
+
+def infer(events: list[Event], param: str) -> Learned | None:
+    """The mapping stanza for the control that sent `events` (one control's messages)."""
+    if not events:
+        return None
+    first = events[0]
+    ch = (first.channel or 0) + 1
+    if first.kind == "osc":
+        return Learned("osc", f"- input: {{osc: \"{first.address}\"}}\n  param: {param}\n")
+    if first.kind == "pitchbend":
+        return Learned("pitchbend",
+                       f"- input: {{pitchbend: {{channel: {ch}}}}}\n  param: {param}\n")
+    if first.kind in ("note_on", "note_off"):
+        return Learned("note", f"- input: {{note: {first.number}, channel: {ch}}}\n"
+                       f"  param: {param}\n  button: toggle\n")
+    if first.kind == "cc":
+        numbers = {e.number for e in events if e.kind == "cc"}
+        n = first.number or 0
+        if n < 32 and n + 32 in numbers:  # MSB followed by its LSB: a 14-bit control
+            return Learned("cc14", f"- input: {{cc14: {n}, channel: {ch}}}\n  param: {param}\n")
+        values = {e.value for e in events if e.kind == "cc" and e.number == n}
+        # A relative encoder only ever says "a little up / a little down".
+        if values and values <= {1, 2, 3, 125, 126, 127} and len(events) > 2:
+            return Learned("relative", f"- input: {{cc: {n}, channel: {ch}, "
+                           f"relative: twos-complement}}\n  param: {param}\n")
+        if values and values <= {61, 62, 63, 65, 66, 67} and len(events) > 2:
+            return Learned("relative", f"- input: {{cc: {n}, channel: {ch}, "
+                           f"relative: offset64}}\n  param: {param}\n")
+        return Learned("cc", f"- input: {{cc: {n}, channel: {ch}}}\n  param: {param}\n")
+    if first.kind == "program":
+        return Learned("program", f"- input: {{program: {first.value}, channel: {ch}}}\n"
+                       f"  param: {param}\n")
+    return None
+
+
+def learn(pattern: str, api: str | None, param: str, timeout: float,
+          out: Callable[[str], None]) -> Learned | None:
+    """Wait for a control to move and return its stanza (None on timeout)."""
+    events: queue.Queue[Event] = queue.Queue()
+    transports = open_midi_inputs(pattern, api, events.put)
+    if not transports:
+        out(f"no MIDI input matches {pattern!r} (see `surfaced devices`)")
+        return None
+    out(f"move one control on {', '.join(t.input_port or '' for t in transports)} ...")
+    got: list[Event] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                got.append(events.get(timeout=0.05))
+                # collect what the same gesture sends for a moment longer
+                quiet_until = time.monotonic() + 0.4
+                while time.monotonic() < quiet_until:
+                    with contextlib.suppress(queue.Empty):
+                        got.append(events.get(timeout=0.05))
+                break
+    finally:
+        for t in transports:
+            t.close()
+    key = None if not got else (got[0].kind, got[0].channel, got[0].number, got[0].address)
+    same = [e for e in got if (e.kind, e.channel, e.number, e.address) == key
+            or (e.kind == "cc" and got[0].kind == "cc" and e.number == (got[0].number or 0) + 32)]
+    return infer(same, param)
+
+
+__all__ = ["Learned", "MidiTransportError", "describe", "infer", "learn", "monitor"]
