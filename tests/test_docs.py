@@ -54,3 +54,22 @@ def test_readme_commands_exist() -> None:
         assert cmd in commands, f"README mentions `surfaced {cmd}`"
     for link in re.findall(r"\]\(([^)#]+)\)", readme):
         assert (ROOT / link).exists(), f"README links to missing {link}"
+
+
+def test_example_config_loads_and_names_the_demo_session() -> None:
+    from surfaced.config import load_config
+
+    cfg = load_config(ROOT / "docs" / "examples" / "config.yaml")
+    assert cfg.session is not None and Path(cfg.session).exists()
+    assert [(c.protocol, c.host, c.port) for c in cfg.osc] == [
+        ("udp", "127.0.0.1", 9000), ("tcp", "127.0.0.1", 9000)]
+    assert cfg.block == 256 and cfg.feedback_rate == 60.0
+
+
+def test_systemd_unit_runs_a_valid_command() -> None:
+    unit = (ROOT / "docs" / "systemd" / "surfaced.service").read_text()
+    line = next(x for x in unit.splitlines() if x.startswith("ExecStart="))
+    args = line.split("=", 1)[1].split()[1:]
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "run" and parsed.quiet
+    assert "WantedBy=default.target" in unit

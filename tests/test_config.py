@@ -1,0 +1,50 @@
+"""The configuration file: defaults, and errors that name file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from surfaced.config import Config, ConfigError, load_config
+
+
+def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    cfg = load_config()
+    assert cfg.path == "<defaults>"
+    assert all(c.host == "127.0.0.1" for c in cfg.osc)  # private unless configured
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("audoi: {}\n", ":1: audoi: unknown setting"),
+        ("audio:\n  block: 3\n", ":2: audio.block: expected frames 16..4096"),
+        ("osc:\n  - {protocol: sctp}\n", ":2: osc[1]: OSC protocol must be 'udp' or 'tcp'"),
+        ("osc:\n  - {port: 70000}\n", "osc[1]: OSC port 70000 out of range"),
+        ("feedback_rate: 0\n", ":1: feedback_rate: expected 1..1000"),
+        ("mappings: {enable: mcu}\n", "mappings.enable: expected a list of mapping names"),
+        ("audio: [\n", "config.yaml:2:"),
+    ],
+)
+def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, needle: str) -> None:
+    p = tmp_path / "config.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    assert str(p) in str(info.value) and needle in str(info.value)
+
+
+def test_user_mapping_replaces_a_shipped_one(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    user = tmp_path / "surfaced" / "mappings"
+    user.mkdir(parents=True)
+    (user / "generic-cc8.yaml").write_text("# mine\n")
+    (user / "my-box.yaml").write_text("# mine too\n")
+    files = Config().mapping_files()
+    by_name = {f.stem: f for f in files}
+    assert by_name["my-box"].parent == user
+    assert by_name["generic-cc8"].parent == user
+    assert Config(enable=["my-box"]).mapping_files() == [user / "my-box.yaml"]
