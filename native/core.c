@@ -60,15 +60,12 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     size_t mb = (size_t)max_block;
     e->queue = zalloc(sizeof *e->queue);
     e->ch = zalloc(sizeof(sf_channel) * (size_t)n_channels);
-    e->lane_buf = zalloc(sizeof(float) * (size_t)n_channels * 2 * mb);
-    e->det_buf = zalloc(sizeof(float) * (size_t)n_channels * mb);
     e->bus_buf = zalloc(sizeof(float) * (size_t)(n_buses ? n_buses : 1) * 2 * mb);
     e->mix_buf = zalloc(sizeof(float) * 2 * mb);
-    e->gain_buf = zalloc(sizeof(float) * mb);
     e->snap.ch_peak = zalloc(sizeof(float) * (size_t)n_channels);
     e->snap.ch_rms = zalloc(sizeof(float) * (size_t)n_channels);
-    if (!e->queue || !e->ch || !e->lane_buf || !e->det_buf || !e->bus_buf || !e->mix_buf ||
-        !e->gain_buf || !e->snap.ch_peak || !e->snap.ch_rms) {
+    if (!e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->snap.ch_peak ||
+        !e->snap.ch_rms || sf_lanes_alloc(e) != SF_OK) {
         sf_engine_free(e);
         return NULL;
     }
@@ -95,11 +92,9 @@ void sf_engine_free(sf_engine *e) {
     if (!e) return;
     free(e->queue);
     free(e->ch);
-    free(e->lane_buf);
-    free(e->det_buf);
+    sf_lanes_free(e);
     free(e->bus_buf);
     free(e->mix_buf);
-    free(e->gain_buf);
     free(e->snap.ch_peak);
     free(e->snap.ch_rms);
     free(e);
@@ -251,6 +246,7 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             c->src_data = m->ptr;
             c->src_frames = m->frames;
             c->src_nch = m->n_src;
+            c->src_cur = (uint32_t)(e->src_pos % m->frames); /* buffers share one timeline */
             c->lanes = m->n_src;
             c->dirty = 1; /* the pan law differs for mono and stereo */
             break;
@@ -266,7 +262,10 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             c->src_kind = SF_SRC_NONE;
             c->src_data = NULL;
             break;
-        case SF_MSG_REWIND: e->src_pos = 0; break;
+        case SF_MSG_REWIND:
+            e->src_pos = 0;
+            for (int i = 0; i < e->n_ch; i++) e->ch[i].src_cur = 0;
+            break;
         case SF_MSG_CAPTURE:
             e->cap_buf = (float *)m->ptr;
             e->cap_len = m->frames;
@@ -312,6 +311,7 @@ static void drain(sf_engine *e) {
     }
     for (int i = 0; i < e->n_ch; i++)
         if (e->ch[i].dirty) sf_channel_update(e, &e->ch[i]);
+    sf_lanes_commit(e); /* lane layout and coefficients follow the channels */
 }
 
 void sf_settle(sf_engine *e) {
@@ -328,6 +328,7 @@ void sf_settle(sf_engine *e) {
     }
     for (int b = 0; b < e->n_bus; b++) e->bus[b].gain.cur = e->bus[b].gain.target;
     e->master_gain.cur = e->master_gain.target;
+    sf_lanes_settle(e);
 }
 
 /* ---------------- denormals ---------------- */

@@ -83,13 +83,29 @@ typedef struct sf_channel {
 
     /* derived, recomputed by the consumer when a parameter changed */
     int dirty;
-    int n_stages;
+    /* Fixed filter slots in signal order: 0 high-pass, 1..4 EQ bands. A slot
+     * that is off holds identity coefficients. */
     sf_biquad stage[SF_MAX_STAGES];
-    float z[2][SF_MAX_STAGES][2]; /* [lane][stage][state] transposed DF-II */
+    uint8_t slot_on;    /* bit s: slot s is on */
+    uint8_t slot_reset; /* slots whose state must restart from rest (lane sync) */
+    uint8_t comp_reset; /* compressor turned off: its smoothed reduction restarts */
+    uint8_t sync;       /* lane copy of coefficients/targets is stale */
+    /* compressor, derived: threshold, half knee, knee curvature, 1-1/ratio */
+    float comp_halfw, comp_kq, comp_nslope;
     float att_coef, rel_coef, makeup_lin;
-    float comp_gr_db;  /* smoothed gain reduction (dB, <= 0) */
     int is_key;        /* some compressor listens to this channel */
 
+    /* Where the channel runs: lane >= 0 is its first lane (group * SF_LANES +
+     * lane) in the SIMD lane groups (filters, compressor or sidechain key);
+     * -1 is the plain per-channel path. lay_* record what the layout was
+     * built from. */
+    int lane, lay_lanes, lay_need;
+    uint32_t src_cur; /* read position in a buffer source */
+
+    /* Canonical state. For a channel in lanes the live copy is in its group
+     * and these are written back only when the layout changes. */
+    float z[2][SF_MAX_STAGES][2]; /* [lane][slot][state] transposed DF-II */
+    float comp_gr_db;  /* smoothed gain reduction (dB, >= 0) */
     sf_gain in_gain;                 /* trim x polarity */
     sf_gain out_gain[2];             /* fader x mute x pan, per side */
     sf_gain send_gain[SF_MAX_BUSES][2];
@@ -129,12 +145,12 @@ struct sf_engine {
 
     uint64_t src_pos; /* frames since rewind: position of buffer sources */
 
-    /* scratch, max_block each: per-channel lanes and detector, bus sums */
-    float *lane_buf;  /* n_ch * 2 * max_block */
-    float *det_buf;   /* n_ch * max_block: detector signal (max |x| of lanes) */
+    /* scratch: bus sums and master L/R, max_block each */
     float *bus_buf;   /* n_bus * 2 * max_block */
     float *mix_buf;   /* 2 * max_block master L/R */
-    float *gain_buf;  /* max_block: compressor gain per sample */
+
+    /* SIMD lane groups and the plain-path channel list (lanes.h) */
+    struct sf_lanes *simd;
 
     /* master meters */
     sf_loudness loud;
@@ -156,6 +172,13 @@ struct sf_engine {
 void sf_channel_defaults(sf_channel *c, int n_bus);
 void sf_channel_update(sf_engine *e, sf_channel *c);
 void sf_process_block(sf_engine *e, const float *in, int in_channels, int n);
+/* strip.c: creation/teardown of the lane groups (control thread), the
+ * layout commit after parameter changes (audio thread, bounded by n_ch) and
+ * settling every glide in the lanes. */
+int sf_lanes_alloc(sf_engine *e);
+void sf_lanes_free(sf_engine *e);
+void sf_lanes_commit(sf_engine *e);
+void sf_lanes_settle(sf_engine *e);
 
 /* dsp helpers (dsp.c) */
 float sf_db_to_lin(float db);

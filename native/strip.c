@@ -1,21 +1,21 @@
 /*
- * The per-block DSP: channel strips, aux buses, master and its meters.
+ * Channel strips at control rate: parameter values -> coefficients, gain
+ * targets and compressor constants, and the block function's entry point.
  *
- * A block runs in two passes over the channels so that a compressor can be
- * keyed from any other channel (sidechain), whatever their order:
- *   pass 1: source -> sanitise -> trim/polarity -> high-pass + EQ -> detector
- *   pass 2: compressor (detector of self or key) -> meter -> fader/mute/pan
- *           into the master, sends into the aux buses
+ * The sample-rate code is in kern_body.h, compiled once per instruction set
+ * (the portable set at the end of this file, the AVX2 set in kern_avx2.c)
+ * and picked once per process (pick_kernel). Per block and per channel it
+ * runs:
+ *   source -> sanitise -> trim/polarity -> high-pass + EQ -> detector
+ *   -> compressor (detector of self or of a key channel: sidechain)
+ *   -> meter -> fader/mute/pan into the master, sends into the aux buses
  * then the buses into the master, master fader, clip count and meters.
- *
- * Everything here is real-time safe: no allocation, locks or system calls;
- * every loop is bounded by the block length, the channel count or a
- * compile-time constant.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "sf_internal.h"
+#include "lanes.h"
 
 #ifndef M_SQRT2
 #define M_SQRT2 1.41421356237309504880
@@ -25,13 +25,13 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-#define RESTRICT restrict
-
 /* ---------------- parameter -> derived state (control rate) ---------------- */
 
 void sf_channel_defaults(sf_channel *c, int n_bus) {
     memset(c, 0, sizeof *c);
     c->lanes = 1;
+    c->lane = -1; /* plain path until the first layout */
+    c->lay_lanes = 1;
     c->trim_db = 0.0f;
     c->hpf_freq = 80.0f;
     static const float f[SF_EQ_BANDS] = {100.0f, 500.0f, 2500.0f, 8000.0f};
@@ -71,33 +71,50 @@ static void pan_gains(float pan, int lanes, float *gl, float *gr) {
     *gr = (float)r;
 }
 
+static void identity(sf_biquad *b) {
+    b->b0 = 1.0f;
+    b->b1 = b->b2 = b->a1 = b->a2 = 0.0f;
+}
+
 void sf_channel_update(sf_engine *e, sf_channel *c) {
     c->dirty = 0;
-    /* filters: the active stages in signal order */
-    int ns = 0;
-    if (c->hpf_on) sf_biquad_highpass(&c->stage[ns++], e->rate, c->hpf_freq, M_SQRT1_2);
-    if (c->eq_on) {
-        for (int b = 0; b < SF_EQ_BANDS; b++) {
-            sf_biquad *q = &c->stage[ns++];
-            if (b == 0) sf_biquad_lowshelf(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
-            else if (b == SF_EQ_BANDS - 1)
-                sf_biquad_highshelf(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
-            else sf_biquad_peaking(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
-        }
+    /* filters: fixed slots, identity when off. A slot that turns on or off
+     * restarts from rest; the others keep their state. */
+    unsigned on = 0;
+    if (c->hpf_on) {
+        sf_biquad_highpass(&c->stage[0], e->rate, c->hpf_freq, M_SQRT1_2);
+        on |= 1u;
+    } else identity(&c->stage[0]);
+    for (int b = 0; b < SF_EQ_BANDS; b++) {
+        sf_biquad *q = &c->stage[1 + b];
+        if (!c->eq_on) identity(q);
+        else if (b == 0) sf_biquad_lowshelf(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
+        else if (b == SF_EQ_BANDS - 1)
+            sf_biquad_highshelf(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
+        else sf_biquad_peaking(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
+        if (c->eq_on) on |= 1u << (1 + b);
     }
-    if (ns != c->n_stages) {
-        /* The stage list changed shape: states no longer belong to the same
-         * filters, start them from rest rather than from a mismatched past. */
-        memset(c->z, 0, sizeof c->z);
-        c->n_stages = ns;
-    }
-    /* compressor time constants (one-pole, per sample) */
+    c->slot_reset |= (uint8_t)(on ^ c->slot_on);
+    if (c->lanes != c->lay_lanes) c->slot_reset = (1u << SF_MAX_STAGES) - 1u;
+    c->slot_on = (uint8_t)on;
+
+    /* compressor: time constants (one-pole, per sample) and the static
+     * curve in the form the kernels use: reduction = nslope * over above
+     * the knee, kq * (over + W/2)^2 inside it (Giannoulis et al. 2012). */
     double att = c->comp_attack > 0.01f ? c->comp_attack : 0.01;
     double rel = c->comp_release > 0.1f ? c->comp_release : 0.1;
     c->att_coef = (float)exp(-1.0 / (att * 0.001 * e->rate));
     c->rel_coef = (float)exp(-1.0 / (rel * 0.001 * e->rate));
     c->makeup_lin = c->comp_on ? sf_db_to_lin(c->comp_makeup) : 1.0f;
-    if (!c->comp_on) c->comp_gr_db = 0.0f;
+    float ratio = c->comp_ratio >= 1.0f ? c->comp_ratio : 1.0f;
+    float knee = c->comp_knee > 0.0f ? c->comp_knee : 0.0f;
+    c->comp_nslope = 1.0f - 1.0f / ratio;
+    c->comp_halfw = 0.5f * knee;
+    c->comp_kq = knee > 0.0f ? c->comp_nslope / (2.0f * knee) : 0.0f;
+    if (!c->comp_on) {
+        c->comp_gr_db = 0.0f;
+        c->comp_reset = 1;
+    }
 
     /* gains */
     float in = sf_db_to_lin(c->trim_db);
@@ -114,342 +131,300 @@ void sf_channel_update(sf_engine *e, sf_channel *c) {
         c->send_gain[b][0].target = s * gl;
         c->send_gain[b][1].target = s * gr;
     }
+    c->sync = 1;
+    e->simd->pending = 1;
 }
 
-/* ---------------- sample-rate kernels ---------------- */
+/* ---------------- the lane layout (lanes.h) ----------------
+ *
+ * Which channels run in SIMD lane groups, where, and the copy of their
+ * coefficients, targets and state kept there. Runs on the consumer side at
+ * the start of a block (sf_lanes_commit, from drain) or before audio starts
+ * (alloc, settle). Bounded by the channel count; allocates nothing after
+ * sf_lanes_alloc.
+ */
 
-/* y[k] *= g, gliding g towards its target; returns with the fast path
- * (constant gain) as soon as the glide has snapped. */
-static void gain_inplace(sf_gain *g, float coef, float *RESTRICT x, int n) {
-    int k = 0;
-    float cur = g->cur, t = g->target;
-    for (; k < n && cur != t; k++) {
-        float next = cur + (t - cur) * coef;
-        /* Snap when close, or when float precision stalls the glide short of
-         * its target (the step rounds to nothing near large gains). */
-        cur = (next == cur || fabsf(t - next) < SF_SNAP) ? t : next;
-        x[k] *= cur;
+static void *zalloc64(size_t n) {
+    size_t sz = (n + 63u) & ~(size_t)63u;
+    void *p = aligned_alloc(64, sz ? sz : 64);
+    if (p) memset(p, 0, sz ? sz : 64);
+    return p;
+}
+
+/* The kernel set for this process, chosen once: every engine (live stream
+ * and offline render alike) runs the same code, so their outputs match bit
+ * for bit. SURFACED_KERNEL=generic forces the portable set (tests, bench). */
+static sf_block_fn pick_kernel(const char **name) {
+    const char *want = getenv("SURFACED_KERNEL");
+    int generic = want && strcmp(want, "generic") == 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (!generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        *name = "avx2";
+        return sf_block_avx2;
     }
-    g->cur = cur;
-    if (k < n && cur != 1.0f)
-        for (; k < n; k++) x[k] *= cur;
+#endif
+    (void)generic;
+    *name = "generic";
+    return sf_block_generic;
 }
 
-/* The same glide applied to both sides of a stereo signal (b may be NULL). */
-static void gain_inplace_lanes(sf_gain *g, float coef, float *a, float *b, int n) {
-    sf_gain start = *g;
-    gain_inplace(g, coef, a, n);
-    if (b) gain_inplace(&start, coef, b, n);
+int sf_lanes_alloc(sf_engine *e) {
+    sf_lanes *L = zalloc64(sizeof *L);
+    if (!L) return SF_ENOMEM;
+    e->simd = L;
+    /* Worst case two lanes per channel (stereo, or mono followed by a
+     * stereo channel that must start on an even lane). */
+    L->cap_groups = (2 * e->n_ch + SF_LANES - 1) / SF_LANES;
+    size_t per_group = (size_t)SF_CHUNK * SF_LANES;
+    L->groups = zalloc64(sizeof(sf_group) * (size_t)L->cap_groups);
+    L->plain = zalloc64(sizeof(int) * (size_t)e->n_ch);
+    L->x = zalloc64(sizeof(float) * per_group * (size_t)L->cap_groups);
+    L->det = zalloc64(sizeof(float) * per_group * (size_t)L->cap_groups);
+    L->acc = zalloc64(sizeof(float) * per_group * SF_OUTS_MAX);
+    L->rows = zalloc64(sizeof(float) * per_group);
+    L->scratch = zalloc64(sizeof(float) * 2 * (size_t)e->max_block);
+    if (!L->groups || !L->plain || !L->x || !L->det || !L->acc || !L->rows || !L->scratch)
+        return SF_ENOMEM;
+    L->block = pick_kernel(&L->kernel);
+    L->relayout = 1;
+    L->meter_n = -1;
+    return SF_OK;
 }
 
-/* acc[k] += g * x[k], with the same glide/snap/fast-path behaviour. A gain
- * that is and stays 0 costs nothing. */
-static void gain_accumulate(sf_gain *g, float coef, const float *RESTRICT x, float *RESTRICT acc,
-                            int n) {
-    int k = 0;
-    float cur = g->cur, t = g->target;
-    for (; k < n && cur != t; k++) {
-        float next = cur + (t - cur) * coef;
-        /* Snap when close, or when float precision stalls the glide short of
-         * its target (the step rounds to nothing near large gains). */
-        cur = (next == cur || fabsf(t - next) < SF_SNAP) ? t : next;
-        acc[k] += cur * x[k];
+void sf_lanes_free(sf_engine *e) {
+    sf_lanes *L = e->simd;
+    if (!L) return;
+    free(L->groups);
+    free(L->plain);
+    free(L->x);
+    free(L->det);
+    free(L->acc);
+    free(L->rows);
+    free(L->scratch);
+    free(L);
+    e->simd = NULL;
+}
+
+static int needs_lanes(const sf_channel *c) {
+    return c->hpf_on || c->eq_on || c->comp_on || c->is_key;
+}
+
+/* Output o of a lane: master L/R (o = 0/1), bus b L/R (o = 2 + 2b + side). A
+ * mono lane feeds both sides; each side of a stereo pair feeds its own. */
+static sf_gain *lane_gain(sf_channel *c, int lanes, int side, int o, sf_gain *zero) {
+    int out_side = o & 1;
+    if (lanes == 2 && out_side != side) return zero;
+    return o < 2 ? &c->out_gain[out_side] : &c->send_gain[(o - 2) >> 1][out_side];
+}
+
+static int n_outs(const sf_engine *e) { return 2 + 2 * e->n_bus; }
+
+static void identity_lane(sf_group *g, int l) {
+    for (int s = 0; s < SF_MAX_STAGES; s++) {
+        g->b0[s][l] = 1.0f;
+        g->b1[s][l] = g->b2[s][l] = g->na1[s][l] = g->na2[s][l] = 0.0f;
+        g->z0[s][l] = g->z1[s][l] = 0.0f;
     }
-    g->cur = cur;
-    if (k < n && cur != 0.0f)
-        for (; k < n; k++) acc[k] += cur * x[k];
+    g->comp_on[l] = 0;
+    g->thr[l] = g->halfw[l] = g->kq[l] = g->nslope[l] = g->gr[l] = 0.0f;
+    g->att[l] = g->rel[l] = 0.0f;
+    g->mk[l] = 1.0f;
+    g->in_c[l] = g->in_t[l] = 1.0f; /* idle lanes must not force a gain pass */
+    for (int o = 0; o < SF_OUTS_MAX; o++) g->out_c[o][l] = g->out_t[o][l] = 0.0f;
+    g->peak[l] = g->ss[l] = 0.0f;
+    g->ch[l] = -1;
+    g->side[l] = g->first[l] = 0;
+    g->pair[l] = 0;
 }
 
-/* Up to SF_MAX_STAGES biquads run per sample in one loop so the out-of-order
- * core overlaps their recurrences; NS is a compile-time constant at each call
- * site, so the states stay in registers. */
-static inline __attribute__((always_inline)) void chain(const sf_biquad *RESTRICT st,
-                                                         float (*RESTRICT z)[2],
-                                                         float *RESTRICT x, int n, const int NS) {
-    float s0[SF_MAX_STAGES], s1[SF_MAX_STAGES];
-    for (int s = 0; s < NS; s++) {
-        s0[s] = z[s][0];
-        s1[s] = z[s][1];
-    }
-    for (int k = 0; k < n; k++) {
-        float v = x[k];
-        for (int s = 0; s < NS; s++) {
-            float y = st[s].b0 * v + s0[s];
-            s0[s] = st[s].b1 * v - st[s].a1 * y + s1[s];
-            s1[s] = st[s].b2 * v - st[s].a2 * y;
-            v = y;
+/* Lane state -> the channel's canonical copy (before the layout changes). */
+static void park(sf_engine *e, sf_channel *c) {
+    sf_lanes *L = e->simd;
+    sf_gain zero;
+    for (int side = 0; side < c->lay_lanes; side++) {
+        int gl = c->lane + side;
+        sf_group *g = &L->groups[gl / SF_LANES];
+        int l = gl % SF_LANES;
+        for (int s = 0; s < SF_MAX_STAGES; s++) {
+            c->z[side][s][0] = g->z0[s][l];
+            c->z[side][s][1] = g->z1[s][l];
         }
-        x[k] = v;
-    }
-    for (int s = 0; s < NS; s++) {
-        z[s][0] = s0[s];
-        z[s][1] = s1[s];
-    }
-}
-
-static void run_chain(sf_channel *c, int lane, float *x, int n) {
-    switch (c->n_stages) {
-        case 1: chain(c->stage, c->z[lane], x, n, 1); break;
-        case 2: chain(c->stage, c->z[lane], x, n, 2); break;
-        case 3: chain(c->stage, c->z[lane], x, n, 3); break;
-        case 4: chain(c->stage, c->z[lane], x, n, 4); break;
-        case 5: chain(c->stage, c->z[lane], x, n, 5); break;
-        default: break;
-    }
-}
-
-/* Replace non-finite samples by 0 and count them. The common case (all
- * finite) is one vectorisable pass over the exponent bits. */
-static uint64_t sanitise(float *x, int n) {
-    uint32_t bad = 0;
-    for (int k = 0; k < n; k++) {
-        uint32_t u;
-        memcpy(&u, &x[k], 4);
-        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-    }
-    if (!bad) return 0;
-    uint64_t count = 0;
-    for (int k = 0; k < n; k++) {
-        if (!isfinite(x[k])) {
-            x[k] = 0.0f;
-            count++;
+        if (side == 0) {
+            c->comp_gr_db = g->gr[l];
+            c->in_gain.cur = g->in_c[l];
         }
+        for (int o = 0; o < n_outs(e); o++) lane_gain(c, c->lay_lanes, side, o, &zero)->cur = g->out_c[o][l];
     }
-    return count;
 }
 
-/* Fast log2/exp2 for the compressor's per-sample gain computer: ~1e-5 dB
- * error, a few multiply-adds instead of a libm call. */
-static inline float fast_log2(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    float e = (float)((int)((u >> 23) & 0xff) - 127);
-    u = (u & 0x007fffffu) | 0x3f800000u; /* mantissa in [1,2) */
-    float m;
-    memcpy(&m, &u, 4);
-    float t = (m - 1.0f) / (m + 1.0f); /* log2(m) = 2/ln2 * atanh(t) */
-    float t2 = t * t;
-    float p = t * (2.8853900818f + t2 * (0.9617966939f + t2 * (0.5770780164f +
-                                                                t2 * 0.4121985232f)));
-    return e + p;
-}
-
-static inline float fast_exp2(float x) {
-    if (x < -126.0f) return 0.0f;
-    if (x > 126.0f) x = 126.0f;
-    float fi = floorf(x);
-    float f = x - fi;
-    /* 2^f on [0,1): degree-6 minimax-like polynomial (Taylor of e^(f ln2)
-     * with refitted tail), relative error < 2e-7. */
-    float p = 1.0f + f * (0.6931471806f +
-                          f * (0.2402265070f +
-                               f * (0.0555041087f +
-                                    f * (0.0096181291f + f * (0.0013333558f + f * 0.0001540353f)))));
-    int32_t i = (int32_t)fi + 127;
-    uint32_t u = (uint32_t)i << 23;
-    float s;
-    memcpy(&s, &u, 4);
-    return p * s;
-}
-
-#define DB_PER_LOG2 6.0205999133f /* 20*log10(2) */
-
-/* Feed-forward compressor, log-domain gain computer with a quadratic soft
- * knee and branching attack/release smoothing of the gain reduction
- * (Giannoulis, Massberg & Reiss, JAES 2012). Writes the linear gain for each
- * sample into g[]. */
-static void compressor_gain(sf_channel *c, const float *RESTRICT det, float *RESTRICT g, int n) {
-    const float T = c->comp_thr, W = c->comp_knee;
-    const float slope = 1.0f / (c->comp_ratio >= 1.0f ? c->comp_ratio : 1.0f) - 1.0f; /* <= 0 */
-    const float att = c->att_coef, rel = c->rel_coef;
-    const float mk = c->makeup_lin;
-    float gr = c->comp_gr_db; /* smoothed reduction, dB >= 0 */
-    for (int k = 0; k < n; k++) {
-        float lvl = det[k] > 1e-9f ? fast_log2(det[k]) * DB_PER_LOG2 : -180.0f;
-        float over = lvl - T;
-        float red; /* static reduction in dB (>= 0) */
-        if (2.0f * over < -W) red = 0.0f;
-        else if (2.0f * fabsf(over) <= W) {
-            float d = over + 0.5f * W;
-            red = -slope * d * d / (2.0f * W);
-        } else red = -slope * over;
-        float a = red > gr ? att : rel;
-        gr = red + a * (gr - red);
-        g[k] = mk * fast_exp2(-gr * (1.0f / DB_PER_LOG2));
-    }
-    c->comp_gr_db = isfinite(gr) ? gr : 0.0f;
-}
-
-/* Block peak and mean square of a signal in one pass. */
-static void block_stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
-    float p = 0.0f, s = 0.0f;
-    for (int k = 0; k < n; k++) {
-        float a = fabsf(x[k]);
-        p = a > p ? a : p;
-        s += x[k] * x[k];
-    }
-    *peak = p;
-    *sumsq = s;
-}
-
-/* Peak hold with fall-back and a block-wise exponential mean square: cheap
- * and independent of how often the control side reads them. */
-static void meter_update(sf_engine *e, float *peak, float *ms, float bpeak, float bsumsq, int n) {
-    float fall = powf(e->meter_fall, (float)n);
-    float held = *peak * fall;
-    *peak = bpeak > held ? bpeak : held;
-    float a = powf(e->ms_coef, (float)n);
-    *ms = a * *ms + (1.0f - a) * (bsumsq / (float)n);
-    if (!isfinite(*ms)) *ms = 0.0f;
-    if (!isfinite(*peak)) *peak = 0.0f;
-}
-
-/* ---------------- sources ---------------- */
-
-static void fetch_source(sf_engine *e, sf_channel *c, const float *in, int in_ch, float *L,
-                         float *R, int n) {
-    if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
-        uint32_t len = c->src_frames;
-        uint32_t pos = (uint32_t)(e->src_pos % len);
-        const float *d = c->src_data;
-        for (int k = 0; k < n; k++) {
-            if (c->src_nch == 1) L[k] = d[pos];
-            else {
-                L[k] = d[2u * pos];
-                R[k] = d[2u * pos + 1u];
-            }
-            if (++pos == len) pos = 0;
+/* The channel's canonical state -> its lanes (after the layout changed). */
+static void unpark(sf_engine *e, sf_channel *c) {
+    sf_lanes *L = e->simd;
+    sf_gain zero = {0.0f, 0.0f};
+    for (int side = 0; side < c->lanes; side++) {
+        int gl = c->lane + side;
+        sf_group *g = &L->groups[gl / SF_LANES];
+        int l = gl % SF_LANES;
+        for (int s = 0; s < SF_MAX_STAGES; s++) {
+            g->z0[s][l] = c->z[side][s][0];
+            g->z1[s][l] = c->z[side][s][1];
         }
-    } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in_ch) {
-        int i0 = c->src_input;
-        int i1 = (c->lanes == 2 && i0 + 1 < in_ch) ? i0 + 1 : i0;
-        for (int k = 0; k < n; k++) {
-            L[k] = in[(size_t)k * (size_t)in_ch + (size_t)i0];
-            if (c->lanes == 2) R[k] = in[(size_t)k * (size_t)in_ch + (size_t)i1];
-        }
-    } else {
-        memset(L, 0, sizeof(float) * (size_t)n);
-        if (c->lanes == 2) memset(R, 0, sizeof(float) * (size_t)n);
+        g->gr[l] = c->comp_gr_db;
+        g->in_c[l] = c->in_gain.cur;
+        for (int o = 0; o < n_outs(e); o++) g->out_c[o][l] = lane_gain(c, c->lanes, side, o, &zero)->cur;
     }
 }
 
-/* ---------------- the block ---------------- */
-
-static int state_finite(const sf_channel *c) {
-    float acc = c->comp_gr_db;
-    for (int l = 0; l < c->lanes; l++)
-        for (int s = 0; s < c->n_stages; s++) acc += c->z[l][s][0] + c->z[l][s][1];
-    return isfinite(acc);
+/* Coefficients, targets and pending resets of one lane channel. */
+static void sync_lanes(sf_engine *e, int i) {
+    sf_lanes *L = e->simd;
+    sf_channel *c = &e->ch[i];
+    sf_gain zero = {0.0f, 0.0f};
+    int key = c->comp_key;
+    int key_lane = -1;
+    if (c->comp_on && key >= 0 && key < e->n_ch && key != i && e->ch[key].lane >= 0)
+        key_lane = e->ch[key].lane;
+    for (int side = 0; side < c->lanes; side++) {
+        int gl = c->lane + side;
+        sf_group *g = &L->groups[gl / SF_LANES];
+        int l = gl % SF_LANES;
+        g->ch[l] = i;
+        g->side[l] = (uint8_t)side;
+        g->first[l] = side == 0;
+        g->pair[l] = c->lanes == 2 ? -1 : 0;
+        g->key_src[l] = key_lane >= 0 ? key_lane : gl;
+        for (int s = 0; s < SF_MAX_STAGES; s++) {
+            const sf_biquad *q = &c->stage[s];
+            g->b0[s][l] = q->b0;
+            g->b1[s][l] = q->b1;
+            g->b2[s][l] = q->b2;
+            g->na1[s][l] = -q->a1;
+            g->na2[s][l] = -q->a2;
+            if (c->slot_reset & (1u << s)) g->z0[s][l] = g->z1[s][l] = 0.0f;
+        }
+        g->comp_on[l] = c->comp_on ? -1 : 0;
+        g->thr[l] = c->comp_on ? c->comp_thr : 0.0f;
+        g->halfw[l] = c->comp_on ? c->comp_halfw : 0.0f;
+        g->kq[l] = c->comp_on ? c->comp_kq : 0.0f;
+        g->nslope[l] = c->comp_on ? c->comp_nslope : 0.0f;
+        g->att[l] = c->att_coef;
+        g->rel[l] = c->rel_coef;
+        g->mk[l] = c->makeup_lin;
+        if (c->comp_reset) g->gr[l] = 0.0f;
+        g->in_t[l] = c->in_gain.target;
+        for (int o = 0; o < n_outs(e); o++) g->out_t[o][l] = lane_gain(c, c->lanes, side, o, &zero)->target;
+    }
 }
 
-void sf_process_block(sf_engine *e, const float *in, int in_ch, int n) {
-    const int mb = e->max_block;
-    const float coef = e->smooth_coef;
-    float *mixL = e->mix_buf, *mixR = e->mix_buf + mb;
-    memset(mixL, 0, sizeof(float) * (size_t)n);
-    memset(mixR, 0, sizeof(float) * (size_t)n);
-    for (int b = 0; b < e->n_bus; b++)
-        memset(e->bus_buf + (size_t)b * 2 * (size_t)mb, 0, sizeof(float) * 2 * (size_t)mb);
+/* Group summaries the kernels branch on (which slots, compressor, keys). */
+static void summarise(sf_engine *e, sf_group *g) {
+    unsigned slots = 0;
+    g->comp = g->det = g->ext_key = 0;
+    for (int l = 0; l < SF_LANES; l++) {
+        if (g->ch[l] < 0) continue;
+        const sf_channel *c = &e->ch[g->ch[l]];
+        slots |= c->slot_on;
+        if (c->comp_on) g->comp = g->det = 1;
+        if (c->is_key) g->det = 1;
+        if (g->key_src[l] != (int32_t)((g - e->simd->groups) * SF_LANES + l)) g->ext_key = 1;
+    }
+    g->n_slots = 0;
+    for (int s = 0; s < SF_MAX_STAGES; s++)
+        if (slots & (1u << s)) g->slot_list[g->n_slots++] = s;
+}
 
-    uint64_t nonfinite = 0, resets = 0;
-
-    /* pass 1: source, trim, filters, detector */
+static void rebuild(sf_engine *e) {
+    sf_lanes *L = e->simd;
     for (int i = 0; i < e->n_ch; i++) {
         sf_channel *c = &e->ch[i];
-        float *L = e->lane_buf + (size_t)i * 2 * (size_t)mb;
-        float *R = L + mb;
-        fetch_source(e, c, in, in_ch, L, R, n);
-        nonfinite += sanitise(L, n);
-        if (c->lanes == 2) nonfinite += sanitise(R, n);
-        gain_inplace_lanes(&c->in_gain, coef, L, c->lanes == 2 ? R : NULL, n);
-        for (int l = 0; l < c->lanes; l++) run_chain(c, l, l ? R : L, n);
-        if (!state_finite(c)) {
-            /* An unstable moment (absurd coefficients, overflow) must not
-             * poison the channel forever: restart its filters from rest. */
+        if (c->lane >= 0) park(e, c);
+    }
+    int lane = 0;
+    L->n_plain = 0;
+    for (int i = 0; i < e->n_ch; i++) {
+        sf_channel *c = &e->ch[i];
+        c->lay_lanes = c->lanes;
+        c->lay_need = needs_lanes(c);
+        if (!c->lay_need) {
+            c->lane = -1;
+            L->plain[L->n_plain++] = i;
+            continue;
+        }
+        if (c->lanes == 2 && (lane & 1)) lane++; /* a stereo pair shares one vector half */
+        c->lane = lane;
+        lane += c->lanes;
+    }
+    L->n_groups = (lane + SF_LANES - 1) / SF_LANES;
+    for (int gi = 0; gi < L->n_groups; gi++)
+        for (int l = 0; l < SF_LANES; l++) identity_lane(&L->groups[gi], l);
+    for (int i = 0; i < e->n_ch; i++) {
+        sf_channel *c = &e->ch[i];
+        if (c->lane >= 0) {
+            unpark(e, c);
+            c->sync = 1; /* key positions may have moved with the layout */
+        }
+    }
+    L->relayout = 0;
+    L->pending = 1;
+}
+
+void sf_lanes_commit(sf_engine *e) {
+    sf_lanes *L = e->simd;
+    if (!L->relayout) {
+        /* Only a layout-relevant change forces a rebuild. */
+        for (int i = 0; i < e->n_ch && L->pending; i++) {
+            const sf_channel *c = &e->ch[i];
+            if (c->sync && (c->lanes != c->lay_lanes || needs_lanes(c) != c->lay_need))
+                L->relayout = 1;
+        }
+    }
+    if (L->relayout) rebuild(e);
+    if (!L->pending) return;
+    for (int i = 0; i < e->n_ch; i++) {
+        sf_channel *c = &e->ch[i];
+        if (!c->sync) continue;
+        if (c->lane >= 0) {
+            sync_lanes(e, i);
+        } else {
+            /* The plain path keeps no filter or compressor state. */
             memset(c->z, 0, sizeof c->z);
             c->comp_gr_db = 0.0f;
-            memset(L, 0, sizeof(float) * (size_t)n);
-            memset(R, 0, sizeof(float) * (size_t)n);
-            resets++;
         }
-        if (c->comp_on || c->is_key) {
-            float *d = e->det_buf + (size_t)i * (size_t)mb;
-            if (c->lanes == 2)
-                for (int k = 0; k < n; k++) {
-                    float a = fabsf(L[k]), b = fabsf(R[k]);
-                    d[k] = a > b ? a : b;
-                }
-            else
-                for (int k = 0; k < n; k++) d[k] = fabsf(L[k]);
-        }
+        c->sync = 0;
+        c->slot_reset = 0;
+        c->comp_reset = 0;
     }
-
-    /* pass 2: dynamics, meters, fader/pan into master and sends */
-    for (int i = 0; i < e->n_ch; i++) {
-        sf_channel *c = &e->ch[i];
-        float *L = e->lane_buf + (size_t)i * 2 * (size_t)mb;
-        float *R = L + mb;
-        if (c->comp_on) {
-            int key = (c->comp_key >= 0 && c->comp_key < e->n_ch) ? c->comp_key : i;
-            compressor_gain(c, e->det_buf + (size_t)key * (size_t)mb, e->gain_buf, n);
-            for (int l = 0; l < c->lanes; l++) {
-                float *x = l ? R : L;
-                for (int k = 0; k < n; k++) x[k] *= e->gain_buf[k];
-            }
-        }
-        float bp, bs;
-        block_stats(L, n, &bp, &bs);
-        if (c->lanes == 2) {
-            float rp, rs;
-            block_stats(R, n, &rp, &rs);
-            bp = rp > bp ? rp : bp;
-            bs = 0.5f * (bs + rs);
-        }
-        meter_update(e, &c->peak, &c->ms, bp, bs, n);
-
-        const float *xl = L, *xr = c->lanes == 2 ? R : L;
-        gain_accumulate(&c->out_gain[0], coef, xl, mixL, n);
-        gain_accumulate(&c->out_gain[1], coef, xr, mixR, n);
-        for (int b = 0; b < e->n_bus; b++) {
-            float *bl = e->bus_buf + (size_t)b * 2 * (size_t)mb;
-            gain_accumulate(&c->send_gain[b][0], coef, xl, bl, n);
-            gain_accumulate(&c->send_gain[b][1], coef, xr, bl + mb, n);
-        }
+    int two = 0;
+    for (int gi = 0; gi < L->n_groups; gi++) {
+        summarise(e, &L->groups[gi]);
+        two |= L->groups[gi].comp && L->groups[gi].ext_key;
     }
-
-    /* buses into the master */
-    for (int b = 0; b < e->n_bus; b++) {
-        sf_bus *bus = &e->bus[b];
-        float *bl = e->bus_buf + (size_t)b * 2 * (size_t)mb, *br = bl + mb;
-        gain_inplace_lanes(&bus->gain, coef, bl, br, n);
-        float lp, ls, rp, rs;
-        block_stats(bl, n, &lp, &ls);
-        block_stats(br, n, &rp, &rs);
-        meter_update(e, &bus->peak, &bus->ms, lp > rp ? lp : rp, 0.5f * (ls + rs), n);
-        for (int k = 0; k < n; k++) {
-            mixL[k] += bl[k];
-            mixR[k] += br[k];
-        }
-    }
-
-    /* master */
-    gain_inplace_lanes(&e->master_gain, coef, mixL, mixR, n);
-    uint64_t clips = 0;
-    for (int side = 0; side < 2; side++) {
-        float *x = side ? mixR : mixL;
-        for (int k = 0; k < n; k++) clips += fabsf(x[k]) > 1.0f;
-        float p, s;
-        block_stats(x, n, &p, &s);
-        meter_update(e, &e->m_peak[side], &e->m_ms[side], p, s, n);
-        float tp = sf_truepeak_block(&e->tp[side], x, n);
-        float held = e->m_tp[side] * powf(e->meter_fall, (float)n);
-        e->m_tp[side] = tp > held ? tp : held;
-        if (tp > e->m_tp_max[side]) e->m_tp_max[side] = tp;
-    }
-    sf_loudness_process(&e->loud, mixL, mixR, n);
-
-    e->src_pos += (uint64_t)n;
-    if (clips) atomic_fetch_add_explicit(&e->clip_count, clips, memory_order_relaxed);
-    if (nonfinite) atomic_fetch_add_explicit(&e->nonfinite_count, nonfinite, memory_order_relaxed);
-    if (resets) atomic_fetch_add_explicit(&e->state_resets, resets, memory_order_relaxed);
+    L->two_pass = two;
+    L->pending = 0;
 }
+
+void sf_lanes_settle(sf_engine *e) {
+    sf_lanes *L = e->simd;
+    for (int gi = 0; gi < L->n_groups; gi++) {
+        sf_group *g = &L->groups[gi];
+        memcpy(g->in_c, g->in_t, sizeof g->in_c);
+        memcpy(g->out_c, g->out_t, sizeof g->out_c);
+    }
+}
+
+/* The block: the kernel set picked for this process. */
+void sf_process_block(sf_engine *e, const float *in, int in_ch, int n) {
+    e->simd->block(e, in, in_ch, n);
+}
+
+/* ---------------- the portable kernel set ----------------
+ * Every build has it: 4-lane vectors (SSE2 on x86-64, NEON on aarch64,
+ * plain C elsewhere). kern_avx2.c adds the AVX2 set on x86-64. Fused
+ * multiply-adds where the target has them (NEON; baseline x86-64 has none);
+ * IEEE semantics otherwise intact (no -ffast-math). Keep this last: the
+ * pragma applies to everything after it. */
+#pragma GCC optimize("fp-contract=fast")
+#define KW 4
+#define KFN sf_block_generic
+#include "kern_body.h"

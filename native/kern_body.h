@@ -1,0 +1,806 @@
+/*
+ * The block kernels: everything the core does per sample. Included once per
+ * instruction set, by strip.c (KW = 4: SSE2 on x86-64, NEON on aarch64) and
+ * kern_avx2.c (KW = 8: AVX2 + FMA), which define
+ *   KW   lanes per vector (a group of SF_LANES lanes is SF_LANES/KW vectors)
+ *   KFN  the name of the block function they export.
+ *
+ * Both files contract a*b+c into fused multiply-adds where the target has
+ * them. Every per-sample result depends only on the sample history, never
+ * on where a block starts or ends: glides, filters and compressors carry
+ * their state sample by sample, and the order of every sum is fixed by the
+ * lane layout. The process picks one kernel set for every engine, so a live
+ * stream and an offline render give the same bits.
+ *
+ * Real-time rules: no allocation, locks or system calls; every loop is
+ * bounded by the block length, the channel count or a constant.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lanes.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h> /* max/movemask; usable in a target("avx2") region too */
+#endif
+
+#if !defined(KW) || !defined(KFN)
+#error "define KW and KFN before including kern_body.h"
+#endif
+
+typedef float vf __attribute__((vector_size(KW * 4)));
+typedef int32_t vi __attribute__((vector_size(KW * 4)));
+/* Views of float memory as vectors: aligned (lane arrays) and unaligned
+ * (caller buffers). may_alias: they read and write float arrays. */
+typedef float vfa __attribute__((vector_size(KW * 4), may_alias));
+typedef float vfu __attribute__((vector_size(KW * 4), may_alias, aligned(4)));
+typedef int32_t via __attribute__((vector_size(KW * 4), may_alias));
+
+#define NSL (SF_LANES / KW) /* vectors per group */
+#define RESTRICT restrict
+#define DB_PER_LOG2 6.0205999133f /* 20*log10(2) */
+
+/* ---------------- vector helpers ---------------- */
+
+static inline vf vld(const float *p) { return *(const vfa *)p; }
+static inline void vst(float *p, vf v) { *(vfa *)p = v; }
+static inline vf vldu(const float *p) { return *(const vfu *)p; }
+static inline void vstu(float *p, vf v) { *(vfu *)p = v; }
+static inline vi vldi(const int32_t *p) { return *(const via *)p; }
+
+static inline vf vsplat(float x) {
+    vf v;
+    for (int i = 0; i < KW; i++) v[i] = x;
+    return v;
+}
+
+static inline vf vsel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
+
+/* a > b ? a : b lane by lane (NaN in a gives b: detector floors rely on it). */
+static inline vf vmax(vf a, vf b) {
+#if KW == 8 && defined(__AVX__)
+    return (vf)_mm256_max_ps((__m256)a, (__m256)b);
+#elif KW == 4 && defined(__SSE__)
+    return (vf)_mm_max_ps((__m128)a, (__m128)b);
+#else
+    return vsel(a > b, a, b);
+#endif
+}
+
+static inline vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+
+static inline int vany(vi m) {
+#if KW == 8 && defined(__AVX__)
+    return _mm256_movemask_ps((__m256)m) != 0;
+#elif KW == 4 && defined(__SSE__)
+    return _mm_movemask_ps((__m128)m) != 0;
+#else
+    int32_t r = 0;
+    for (int i = 0; i < KW; i++) r |= m[i];
+    return r != 0;
+#endif
+}
+
+static inline vi vnonfinite(vf a) { return ((vi)a & 0x7f800000) == 0x7f800000; }
+
+/* log2 for positive normal x, no division: x = 2^e * m with m in
+ * [sqrt(1/2), sqrt(2)), log2(m) = u * Q(u), u = m - 1, Q a degree-7 fit
+ * (max error 1.5e-7, i.e. under 1e-6 dB). +Inf gives 128, never NaN. */
+static inline vf vlog2(vf x) {
+    vi bits = (vi)x;
+    vi e = (bits - 0x3f3504f3) >> 23;
+    vf m = (vf)(bits - (e << 23));
+    vf u = m - 1.0f;
+    vf q = vsplat(-0.14795871078968048f);
+    q = q * u + 0.23496901988983154f;
+    q = q * u - 0.248578742146492f;
+    q = q * u + 0.28697115182876587f;
+    q = q * u - 0.36025211215019226f;
+    q = q * u + 0.48092764616012573f;
+    q = q * u - 0.7213526368141174f;
+    q = q * u + 1.442694902420044f;
+    return __builtin_convertvector(e, vf) + u * q;
+}
+
+/* 2^y for y <= 0, no floorf: round to nearest with the 1.5*2^23 trick, a
+ * degree-6 fit of 2^f on [-1/2, 1/2] (relative error 1e-7, exact at 0) and
+ * the integer part added to the exponent. Below -126 it bottoms out at the
+ * smallest normal, which flush-to-zero makes 0. */
+static inline vf vexp2(vf y) {
+    y = vmax(y, vsplat(-126.0f));
+    vf t = y + 12582912.0f;
+    vf n = t - 12582912.0f;
+    vf f = y - n;
+    vf p = vsplat(0.00015341697144322097f);
+    p = p * f + 0.001339989947155118f;
+    p = p * f + 0.009618503972887993f;
+    p = p * f + 0.05550329014658928f;
+    p = p * f + 0.24022646248340607f;
+    p = p * f + 0.6931471824645996f;
+    p = p * f + 1.0f;
+    vi ni = (vi)t - 0x4b400000; /* bits of t minus bits of 1.5*2^23 = n */
+    return p * (vf)((ni + 127) << 23);
+}
+
+/* One step of a gain glide (sf_gain): a one-pole in the linear domain that
+ * snaps to its target when close, or when float precision stalls it short
+ * of the target (near large gains the step rounds to nothing). */
+static inline float glide_step(float cur, float t, float coef) {
+    float next = cur + (t - cur) * coef;
+    return (next == cur || fabsf(t - next) < SF_SNAP) ? t : next;
+}
+
+static inline vf vglide_step(vf cur, vf t, float coef) {
+    vf next = cur + (t - cur) * coef;
+    return vsel((next == cur) | (vabs(t - next) < SF_SNAP), t, next);
+}
+
+/* ---------------- lane groups: gather and scatter ---------------- */
+
+/* One lane's source for frames [off, off+m) of the block into row[]. */
+static void fetch_row(const sf_channel *c, int side, const float *in, int in_ch, int off, int m,
+                      float *RESTRICT row) {
+    if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
+        const uint32_t len = c->src_frames;
+        uint32_t pos = c->src_cur + (uint32_t)off;
+        if (pos >= len) pos %= len;
+        const float *d = c->src_data;
+        int k = 0;
+        while (k < m) { /* bounded: each segment ends at m or at the loop point */
+            uint32_t seg = len - pos;
+            if (seg > (uint32_t)(m - k)) seg = (uint32_t)(m - k);
+            if (c->src_nch == 1) memcpy(row + k, d + pos, sizeof(float) * seg);
+            else
+                for (uint32_t j = 0; j < seg; j++) row[k + (int)j] = d[2u * (pos + j) + (uint32_t)side];
+            k += (int)seg;
+            pos += seg;
+            if (pos == len) pos = 0;
+        }
+    } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in_ch) {
+        int i0 = c->src_input;
+        int i = (side && i0 + 1 < in_ch) ? i0 + 1 : i0;
+        const float *p = in + (size_t)off * (size_t)in_ch + (size_t)i;
+        for (int k = 0; k < m; k++) row[k] = p[(size_t)k * (size_t)in_ch];
+    } else {
+        memset(row, 0, sizeof(float) * (size_t)m);
+    }
+}
+
+/* rows[lane][frame] -> X[frame][lane], whole tiles (X and rows hold SF_CHUNK
+ * frames, so a partial last tile reads and writes inside them). */
+static void transpose_in(const float *RESTRICT rows, float *RESTRICT X, int m) {
+#if KW == 8
+    const vi lo2 = {0, 8, 1, 9, 4, 12, 5, 13}, hi2 = {2, 10, 3, 11, 6, 14, 7, 15};
+    const vi lo4 = {0, 1, 8, 9, 4, 5, 12, 13}, hi4 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const vi lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
+    for (int k0 = 0; k0 < m; k0 += 8) {
+        vf r[8], t[8], u[8];
+        for (int l = 0; l < 8; l++) r[l] = vld(rows + l * SF_CHUNK + k0);
+        for (int p = 0; p < 4; p++) {
+            t[2 * p] = __builtin_shuffle(r[2 * p], r[2 * p + 1], lo2);
+            t[2 * p + 1] = __builtin_shuffle(r[2 * p], r[2 * p + 1], hi2);
+        }
+        for (int q = 0; q < 2; q++) {
+            u[4 * q + 0] = __builtin_shuffle(t[4 * q], t[4 * q + 2], lo4);
+            u[4 * q + 1] = __builtin_shuffle(t[4 * q], t[4 * q + 2], hi4);
+            u[4 * q + 2] = __builtin_shuffle(t[4 * q + 1], t[4 * q + 3], lo4);
+            u[4 * q + 3] = __builtin_shuffle(t[4 * q + 1], t[4 * q + 3], hi4);
+        }
+        for (int j = 0; j < 4; j++) {
+            vst(X + (k0 + j) * 8, __builtin_shuffle(u[j], u[j + 4], lo8));
+            vst(X + (k0 + j + 4) * 8, __builtin_shuffle(u[j], u[j + 4], hi8));
+        }
+    }
+#else
+    const vi a = {0, 4, 1, 5}, b = {2, 6, 3, 7}, lo = {0, 1, 4, 5}, hi = {2, 3, 6, 7};
+    for (int h = 0; h < NSL; h++) {
+        const float *R = rows + h * KW * SF_CHUNK;
+        for (int k0 = 0; k0 < m; k0 += 4) {
+            vf r0 = vld(R + k0), r1 = vld(R + SF_CHUNK + k0);
+            vf r2 = vld(R + 2 * SF_CHUNK + k0), r3 = vld(R + 3 * SF_CHUNK + k0);
+            vf t0 = __builtin_shuffle(r0, r1, a), t1 = __builtin_shuffle(r0, r1, b);
+            vf t2 = __builtin_shuffle(r2, r3, a), t3 = __builtin_shuffle(r2, r3, b);
+            float *x = X + h * KW;
+            vst(x + (k0 + 0) * SF_LANES, __builtin_shuffle(t0, t2, lo));
+            vst(x + (k0 + 1) * SF_LANES, __builtin_shuffle(t0, t2, hi));
+            vst(x + (k0 + 2) * SF_LANES, __builtin_shuffle(t1, t3, lo));
+            vst(x + (k0 + 3) * SF_LANES, __builtin_shuffle(t1, t3, hi));
+        }
+    }
+#endif
+}
+
+/* dst[k] += sum over the 8 lanes of A[k][.], always in the order
+ * ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)), whatever k's position in a tile. */
+static inline float hsum8(const float *a) {
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+static void reduce_out(const float *RESTRICT A, float *RESTRICT dst, int m) {
+    int k = 0;
+#if KW == 8
+    const vi ev = {0, 2, 8, 10, 4, 6, 12, 14}, od = {1, 3, 9, 11, 5, 7, 13, 15};
+    const vi lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
+    for (; k + 8 <= m; k += 8) {
+        vf a[8];
+        for (int j = 0; j < 8; j++) a[j] = vld(A + (k + j) * 8);
+        vf h01 = __builtin_shuffle(a[0], a[1], ev) + __builtin_shuffle(a[0], a[1], od);
+        vf h23 = __builtin_shuffle(a[2], a[3], ev) + __builtin_shuffle(a[2], a[3], od);
+        vf h45 = __builtin_shuffle(a[4], a[5], ev) + __builtin_shuffle(a[4], a[5], od);
+        vf h67 = __builtin_shuffle(a[6], a[7], ev) + __builtin_shuffle(a[6], a[7], od);
+        vf q0 = __builtin_shuffle(h01, h23, ev) + __builtin_shuffle(h01, h23, od);
+        vf q1 = __builtin_shuffle(h45, h67, ev) + __builtin_shuffle(h45, h67, od);
+        vf s = __builtin_shuffle(q0, q1, lo8) + __builtin_shuffle(q0, q1, hi8);
+        vstu(dst + k, vldu(dst + k) + s);
+    }
+#else
+    const vi ev = {0, 2, 4, 6}, od = {1, 3, 5, 7};
+    for (; k + 4 <= m; k += 4) {
+        vf s[2];
+        for (int h = 0; h < 2; h++) {
+            vf a0 = vld(A + (k + 0) * 8 + 4 * h), a1 = vld(A + (k + 1) * 8 + 4 * h);
+            vf a2 = vld(A + (k + 2) * 8 + 4 * h), a3 = vld(A + (k + 3) * 8 + 4 * h);
+            vf h01 = __builtin_shuffle(a0, a1, ev) + __builtin_shuffle(a0, a1, od);
+            vf h23 = __builtin_shuffle(a2, a3, ev) + __builtin_shuffle(a2, a3, od);
+            s[h] = __builtin_shuffle(h01, h23, ev) + __builtin_shuffle(h01, h23, od);
+        }
+        vstu(dst + k, vldu(dst + k) + (s[0] + s[1]));
+    }
+#endif
+    for (; k < m; k++) dst[k] += hsum8(A + k * 8);
+}
+
+/* ---------------- lane groups: the strip ---------------- */
+
+/* High-pass and EQ slots in use, NS known at compile time so the states
+ * stay in registers; coefficients are memory operands. */
+static inline __attribute__((always_inline)) void chain(sf_group *g, int h, float *RESTRICT X,
+                                                         int m, const int NS) {
+    vf b0[SF_MAX_STAGES], b1[SF_MAX_STAGES], b2[SF_MAX_STAGES], na1[SF_MAX_STAGES],
+        na2[SF_MAX_STAGES], s0[SF_MAX_STAGES], s1[SF_MAX_STAGES];
+    const int o = h * KW;
+    for (int s = 0; s < NS; s++) {
+        int sl = g->slot_list[s];
+        b0[s] = vld(&g->b0[sl][o]);
+        b1[s] = vld(&g->b1[sl][o]);
+        b2[s] = vld(&g->b2[sl][o]);
+        na1[s] = vld(&g->na1[sl][o]);
+        na2[s] = vld(&g->na2[sl][o]);
+        s0[s] = vld(&g->z0[sl][o]);
+        s1[s] = vld(&g->z1[sl][o]);
+    }
+    for (int k = 0; k < m; k++) {
+        vf v = vld(X + k * SF_LANES + o);
+        for (int s = 0; s < NS; s++) {
+            vf y = b0[s] * v + s0[s];
+            /* the y-dependent product last: it is the recurrence's critical path */
+            s0[s] = (b1[s] * v + s1[s]) + na1[s] * y;
+            s1[s] = b2[s] * v + na2[s] * y;
+            v = y;
+        }
+        vst(X + k * SF_LANES + o, v);
+    }
+    for (int s = 0; s < NS; s++) {
+        int sl = g->slot_list[s];
+        vst(&g->z0[sl][o], s0[s]);
+        vst(&g->z1[sl][o], s1[s]);
+    }
+}
+
+static void run_chain(sf_group *g, int h, float *X, int m) {
+    switch (g->n_slots) {
+        case 1: chain(g, h, X, m, 1); break;
+        case 2: chain(g, h, X, m, 2); break;
+        case 3: chain(g, h, X, m, 3); break;
+        case 4: chain(g, h, X, m, 4); break;
+        case 5: chain(g, h, X, m, 5); break;
+        default: break;
+    }
+}
+
+/* x *= g per lane, g gliding to its target with the sf_gain rule (one-pole
+ * in the linear domain, snap within SF_SNAP); constant gain 1 costs nothing. */
+static void lane_gain_inplace(float *RESTRICT cur, const float *RESTRICT tgt, float coef,
+                              float *RESTRICT X, int m) {
+    for (int h = 0; h < NSL; h++) {
+        const int o = h * KW;
+        vf c = vld(cur + o), t = vld(tgt + o);
+        if (!vany(c != t)) {
+            if (!vany(c != 1.0f))
+                continue;
+            for (int k = 0; k < m; k++) vst(X + k * SF_LANES + o, vld(X + k * SF_LANES + o) * c);
+            continue;
+        }
+        for (int k = 0; k < m; k++) {
+            c = vglide_step(c, t, coef);
+            vst(X + k * SF_LANES + o, vld(X + k * SF_LANES + o) * c);
+        }
+        vst(cur + o, c);
+    }
+}
+
+/* Restart the lanes flagged in b (and their stereo partners) from rest and
+ * silence them for this chunk; counts one reset per channel. */
+static void reset_lanes(sf_group *g, int h, vi b, float *RESTRICT X, int m, uint64_t *resets) {
+    for (int i = 0; i < KW; i++) {
+        int l = h * KW + i;
+        if (!b[i] && !(g->pair[l] && b[i ^ 1])) continue;
+        for (int s = 0; s < SF_MAX_STAGES; s++) g->z0[s][l] = g->z1[s][l] = 0.0f;
+        g->gr[l] = 0.0f;
+        g->peak[l] = g->ss[l] = 0.0f;
+        for (int k = 0; k < m; k++) X[k * SF_LANES + l] = 0.0f;
+        if (g->first[l]) (*resets)++;
+    }
+}
+
+/* Source, sanitise, trim/polarity, filters, detector: one group, one chunk. */
+static void front(sf_engine *e, sf_group *g, float *RESTRICT X, float *RESTRICT D,
+                  const float *in, int in_ch, int off, int m, uint64_t *nonfinite,
+                  uint64_t *resets) {
+    sf_lanes *L = e->simd;
+    float *rows = L->rows;
+    for (int l = 0; l < SF_LANES; l++) {
+        if (g->ch[l] >= 0)
+            fetch_row(&e->ch[g->ch[l]], g->side[l], in, in_ch, off, m, rows + l * SF_CHUNK);
+        else memset(rows + l * SF_CHUNK, 0, sizeof(float) * (size_t)m);
+    }
+    transpose_in(rows, X, m);
+
+    /* NaN/Inf in: the common case is one pass of exponent tests. */
+    vi bad = {0};
+    for (int k = 0; k < m; k++)
+        for (int h = 0; h < NSL; h++) bad |= vnonfinite(vld(X + k * SF_LANES + h * KW));
+    if (vany(bad)) {
+        for (int i = 0; i < m * SF_LANES; i++)
+            if (!isfinite(X[i])) {
+                X[i] = 0.0f;
+                (*nonfinite)++;
+            }
+    }
+
+    lane_gain_inplace(g->in_c, g->in_t, e->smooth_coef, X, m);
+    if (g->n_slots)
+        for (int h = 0; h < NSL; h++) run_chain(g, h, X, m);
+
+    /* An unstable moment (absurd coefficients, overflow) must not poison a
+     * channel forever: restart its filters and compressor from rest. The
+     * signal itself is checked after the compressor (back()). */
+    for (int h = 0; h < NSL; h++) {
+        vf acc = vld(g->gr + h * KW);
+        for (int s = 0; s < g->n_slots; s++) {
+            int sl = g->slot_list[s];
+            acc += vld(&g->z0[sl][h * KW]) + vld(&g->z1[sl][h * KW]);
+        }
+        vi b = vnonfinite(acc);
+        if (vany(b)) reset_lanes(g, h, b, X, m, resets);
+    }
+
+    if (g->det) {
+        /* Detector: |x|, linked across a stereo pair (max of both sides). */
+        for (int h = 0; h < NSL; h++) {
+            vi pr = vldi(g->pair + h * KW);
+#if KW == 8
+            const vi sw = {1, 0, 3, 2, 5, 4, 7, 6};
+#else
+            const vi sw = {1, 0, 3, 2};
+#endif
+            for (int k = 0; k < m; k++) {
+                vf a = vabs(vld(X + k * SF_LANES + h * KW));
+                vf b = (vf)((vi)__builtin_shuffle(a, sw) & pr);
+                vst(D + k * SF_LANES + h * KW, vmax(a, b));
+            }
+        }
+    }
+}
+
+/* Compressor (feed-forward, log domain, soft knee, branch-free attack /
+ * release), meters, fader/pan/sends into the chunk's lane accumulators. */
+static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *RESTRICT D,
+                 const float *RESTRICT Dall, int m, uint64_t *used, uint64_t *resets) {
+    sf_lanes *L = e->simd;
+    if (g->comp) {
+        for (int h = 0; h < NSL; h++) {
+            const int o = h * KW;
+            const vf thr = vld(g->thr + o), halfw = vld(g->halfw + o), kq = vld(g->kq + o);
+            const vf nsl = vld(g->nslope + o), att = vld(g->att + o), rel = vld(g->rel + o);
+            const vf mk = vld(g->mk + o);
+            const vi on = vldi(g->comp_on + o);
+            const vf tiny = vsplat(1e-9f), zero = vsplat(0.0f), one = vsplat(1.0f);
+            vf gr = vld(g->gr + o);
+            size_t ko[KW] = {0};
+            if (g->ext_key)
+                for (int i = 0; i < KW; i++) {
+                    int ks = g->key_src[o + i];
+                    ko[i] = (size_t)(ks / SF_LANES) * SF_CHUNK * SF_LANES + (size_t)(ks % SF_LANES);
+                }
+            for (int k = 0; k < m; k++) {
+                vf d;
+                if (g->ext_key)
+                    for (int i = 0; i < KW; i++) d[i] = Dall[ko[i] + (size_t)k * SF_LANES];
+                else d = vld(D + k * SF_LANES + o);
+                vf over = vlog2(vmax(d, tiny)) * DB_PER_LOG2 - thr;
+                vf dc = vmax(over + halfw, zero);
+                vf red = vsel(over > halfw, nsl * over, kq * dc * dc);
+                vf a = vsel(red > gr, att, rel);
+                gr = red + a * (gr - red);
+                vf gain = vsel(on, mk * vexp2(gr * (-1.0f / DB_PER_LOG2)), one);
+                vst(X + k * SF_LANES + o, vld(X + k * SF_LANES + o) * gain);
+            }
+            vst(g->gr + o, vsel(vnonfinite(gr), zero, gr));
+        }
+    }
+
+    for (int h = 0; h < NSL; h++) {
+        const int o = h * KW;
+        vf pk = vld(g->peak + o), ss = vld(g->ss + o);
+        for (int k = 0; k < m; k++) {
+            vf x = vld(X + k * SF_LANES + o);
+            pk = vmax(vabs(x), pk);
+            ss += x * x;
+        }
+        vst(g->peak + o, pk);
+        vst(g->ss + o, ss);
+        /* a non-finite sum of squares means a non-finite sample got through */
+        vi b = vnonfinite(ss);
+        if (vany(b)) reset_lanes(g, h, b, X, m, resets);
+    }
+
+    const int n_out = 2 + 2 * e->n_bus;
+    const float coef = e->smooth_coef;
+    for (int out = 0; out < n_out; out++) {
+        vf c[NSL], t[NSL];
+        vi moving = {0}, live = {0};
+        for (int h = 0; h < NSL; h++) {
+            c[h] = vld(g->out_c[out] + h * KW);
+            t[h] = vld(g->out_t[out] + h * KW);
+            moving |= c[h] != t[h];
+            live |= (c[h] != 0.0f) | (t[h] != 0.0f);
+        }
+        if (!vany(live)) continue;
+        float *A = L->acc + (size_t)out * SF_CHUNK * SF_LANES;
+        if (!(*used & (1ull << out))) {
+            memset(A, 0, sizeof(float) * (size_t)m * SF_LANES);
+            *used |= 1ull << out;
+        }
+        if (!vany(moving)) {
+            for (int k = 0; k < m; k++)
+                for (int h = 0; h < NSL; h++) {
+                    float *a = A + k * SF_LANES + h * KW;
+                    vst(a, vld(a) + c[h] * vld(X + k * SF_LANES + h * KW));
+                }
+            continue;
+        }
+        for (int h = 0; h < NSL; h++) {
+            vf cc = c[h], tt = t[h];
+            for (int k = 0; k < m; k++) {
+                cc = vglide_step(cc, tt, coef);
+                float *a = A + k * SF_LANES + h * KW;
+                vst(a, vld(a) + cc * vld(X + k * SF_LANES + h * KW));
+            }
+            vst(g->out_c[out] + h * KW, cc);
+        }
+    }
+}
+
+/* ---------------- plain path: one channel, fused loops ---------------- */
+
+/* Peak and sum of squares in one pass; a non-finite sum flags NaN/Inf. */
+static void stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
+    vf p0 = {0}, p1 = {0}, s0 = {0}, s1 = {0};
+    int k = 0;
+    for (; k + 2 * KW <= n; k += 2 * KW) {
+        vf a = vldu(x + k), b = vldu(x + k + KW);
+        p0 = vmax(vabs(a), p0);
+        p1 = vmax(vabs(b), p1);
+        s0 += a * a;
+        s1 += b * b;
+    }
+    p0 = vmax(p0, p1);
+    s0 += s1;
+    float p = 0.0f, s = 0.0f;
+    for (int i = 0; i < KW; i++) {
+        p = p0[i] > p ? p0[i] : p;
+        s += s0[i];
+    }
+    for (; k < n; k++) {
+        float a = fabsf(x[k]);
+        p = a > p ? a : p;
+        s += x[k] * x[k];
+    }
+    *peak = p;
+    *sumsq = s;
+}
+
+static uint64_t sanitise(float *x, int n) {
+    uint64_t count = 0;
+    for (int k = 0; k < n; k++)
+        if (!isfinite(x[k])) {
+            x[k] = 0.0f;
+            count++;
+        }
+    return count;
+}
+
+/* One output glide, sample by sample until it snaps (sf_gain rule). */
+static void glide_acc(sf_gain *g, float coef, const float *RESTRICT x, float *RESTRICT acc,
+                      int n) {
+    int k = 0;
+    float cur = g->cur, t = g->target;
+    for (; k < n && cur != t; k++) {
+        cur = glide_step(cur, t, coef);
+        acc[k] += cur * x[k];
+    }
+    g->cur = cur;
+    if (k < n && cur != 0.0f)
+        for (; k < n; k++) acc[k] += cur * x[k];
+}
+
+/* Both sides of one output pair: dl += gl*xl, dr += gr*xr. The constant case
+ * is the two-output bare loop; the per-sample formula is the same in both. */
+static void acc_pair(sf_gain *gl, sf_gain *gr, float coef, const float *RESTRICT xl,
+                     const float *RESTRICT xr, float *RESTRICT dl, float *RESTRICT dr, int n) {
+    if (gl->cur == gl->target && gr->cur == gr->target) {
+        const float a = gl->cur, b = gr->cur;
+        if (a == 0.0f && b == 0.0f) return;
+        for (int k = 0; k < n; k++) {
+            dl[k] += a * xl[k];
+            dr[k] += b * xr[k];
+        }
+        return;
+    }
+    glide_acc(gl, coef, xl, dl, n);
+    glide_acc(gr, coef, xr, dr, n);
+}
+
+static void glide_idle(sf_gain *g, float coef, int n) {
+    float cur = g->cur, t = g->target;
+    for (int k = 0; k < n && cur != t; k++) {
+        cur = glide_step(cur, t, coef);
+    }
+    g->cur = cur;
+}
+
+static void gain_inplace(sf_gain *g, float coef, float *RESTRICT x, int n) {
+    int k = 0;
+    float cur = g->cur, t = g->target;
+    for (; k < n && cur != t; k++) {
+        cur = glide_step(cur, t, coef);
+        x[k] *= cur;
+    }
+    g->cur = cur;
+    if (k < n && cur != 1.0f)
+        for (; k < n; k++) x[k] *= cur;
+}
+
+static void meter_update(sf_lanes *L, float *peak, float *ms, float bpeak, float bsumsq, int n) {
+    float held = *peak * L->meter_fall_n;
+    *peak = bpeak > held ? bpeak : held;
+    *ms = L->meter_ms_n * *ms + (1.0f - L->meter_ms_n) * (bsumsq / (float)n);
+    if (!isfinite(*ms)) *ms = 0.0f;
+    if (!isfinite(*peak)) *peak = 0.0f;
+}
+
+/* Copy frames [pos, pos+n) of a looped buffer (one side of it) into dst. */
+static void copy_looped(const sf_channel *c, int side, float *RESTRICT dst, int n) {
+    const uint32_t len = c->src_frames;
+    uint32_t pos = c->src_cur;
+    const float *d = c->src_data;
+    int k = 0;
+    while (k < n) {
+        uint32_t seg = len - pos;
+        if (seg > (uint32_t)(n - k)) seg = (uint32_t)(n - k);
+        if (c->src_nch == 1) memcpy(dst + k, d + pos, sizeof(float) * seg);
+        else
+            for (uint32_t j = 0; j < seg; j++) dst[k + (int)j] = d[2u * (pos + j) + (uint32_t)side];
+        k += (int)seg;
+        pos += seg;
+        if (pos == len) pos = 0;
+    }
+}
+
+static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_ch, int n,
+                          uint64_t *nonfinite) {
+    sf_lanes *L = e->simd;
+    const int mb = e->max_block;
+    const float coef = e->smooth_coef;
+    float *S0 = L->scratch, *S1 = L->scratch + mb;
+    const int st = c->lanes == 2;
+    const float *x0 = NULL, *x1 = NULL;
+    int own = 0; /* x0/x1 point at the scratch (writable) */
+
+    if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
+        if (!st && c->src_nch == 1 && c->src_cur + (uint32_t)n <= c->src_frames) {
+            x0 = c->src_data + c->src_cur; /* contiguous: read in place */
+        } else {
+            copy_looped(c, 0, S0, n);
+            if (st) copy_looped(c, 1, S1, n);
+            x0 = S0;
+            x1 = S1;
+            own = 1;
+        }
+    } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in_ch) {
+        int i0 = c->src_input;
+        int i1 = (st && i0 + 1 < in_ch) ? i0 + 1 : i0;
+        for (int k = 0; k < n; k++) S0[k] = in[(size_t)k * (size_t)in_ch + (size_t)i0];
+        if (st)
+            for (int k = 0; k < n; k++) S1[k] = in[(size_t)k * (size_t)in_ch + (size_t)i1];
+        x0 = S0;
+        x1 = S1;
+        own = 1;
+    }
+    if (!st) x1 = x0;
+
+    if (!x0) {
+        /* Silent source: nothing to add, but glides keep their timeline. */
+        glide_idle(&c->in_gain, coef, n);
+        for (int s = 0; s < 2; s++) glide_idle(&c->out_gain[s], coef, n);
+        for (int b = 0; b < e->n_bus; b++)
+            for (int s = 0; s < 2; s++) glide_idle(&c->send_gain[b][s], coef, n);
+        meter_update(L, &c->peak, &c->ms, 0.0f, 0.0f, n);
+        return;
+    }
+
+    if (!(c->in_gain.cur == 1.0f && c->in_gain.target == 1.0f)) {
+        if (!own) {
+            memcpy(S0, x0, sizeof(float) * (size_t)n);
+            x0 = x1 = S0;
+            own = 1;
+        }
+        sf_gain start = c->in_gain;
+        gain_inplace(&c->in_gain, coef, S0, n);
+        if (st) gain_inplace(&start, coef, S1, n);
+    }
+
+    float p0, s0, p1 = 0.0f, s1 = 0.0f;
+    stats(x0, n, &p0, &s0);
+    if (st) stats(x1, n, &p1, &s1);
+    if (!isfinite(s0) || !isfinite(s1)) {
+        if (!own) {
+            memcpy(S0, x0, sizeof(float) * (size_t)n);
+            x0 = x1 = S0;
+            own = 1;
+        }
+        *nonfinite += sanitise(S0, n);
+        if (st) *nonfinite += sanitise(S1, n);
+        stats(x0, n, &p0, &s0);
+        if (st) stats(x1, n, &p1, &s1);
+    }
+    if (st) {
+        p0 = p1 > p0 ? p1 : p0;
+        s0 = 0.5f * (s0 + s1);
+    }
+    meter_update(L, &c->peak, &c->ms, p0, s0, n);
+
+    acc_pair(&c->out_gain[0], &c->out_gain[1], coef, x0, x1, e->mix_buf, e->mix_buf + mb, n);
+    for (int b = 0; b < e->n_bus; b++) {
+        float *bl = e->bus_buf + (size_t)b * 2 * (size_t)mb;
+        acc_pair(&c->send_gain[b][0], &c->send_gain[b][1], coef, x0, x1, bl, bl + mb, n);
+    }
+}
+
+/* ---------------- the block ---------------- */
+
+static void block_stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
+    stats(x, n, peak, sumsq);
+}
+
+void KFN(sf_engine *e, const float *in, int in_ch, int n) {
+    sf_lanes *L = e->simd;
+    const int mb = e->max_block;
+    const float coef = e->smooth_coef;
+    float *mixL = e->mix_buf, *mixR = e->mix_buf + mb;
+    memset(mixL, 0, sizeof(float) * (size_t)n);
+    memset(mixR, 0, sizeof(float) * (size_t)n);
+    for (int b = 0; b < e->n_bus; b++) {
+        float *bl = e->bus_buf + (size_t)b * 2 * (size_t)mb;
+        memset(bl, 0, sizeof(float) * (size_t)n);
+        memset(bl + mb, 0, sizeof(float) * (size_t)n);
+    }
+    if (L->meter_n != n) {
+        L->meter_n = n;
+        L->meter_fall_n = powf(e->meter_fall, (float)n);
+        L->meter_ms_n = powf(e->ms_coef, (float)n);
+    }
+
+    uint64_t nonfinite = 0, resets = 0;
+
+    /* lane groups, chunk by chunk */
+    for (int gi = 0; gi < L->n_groups; gi++) {
+        memset(L->groups[gi].peak, 0, sizeof L->groups[gi].peak);
+        memset(L->groups[gi].ss, 0, sizeof L->groups[gi].ss);
+    }
+    const size_t gstride = (size_t)SF_CHUNK * SF_LANES;
+    for (int off = 0; off < n && L->n_groups; off += SF_CHUNK) {
+        int m = n - off < SF_CHUNK ? n - off : SF_CHUNK;
+        uint64_t used = 0;
+        if (L->two_pass) {
+            for (int gi = 0; gi < L->n_groups; gi++)
+                front(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, in, in_ch,
+                      off, m, &nonfinite, &resets);
+            for (int gi = 0; gi < L->n_groups; gi++)
+                back(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, L->det, m,
+                     &used, &resets);
+        } else {
+            for (int gi = 0; gi < L->n_groups; gi++) {
+                front(e, &L->groups[gi], L->x, L->det, in, in_ch, off, m, &nonfinite, &resets);
+                back(e, &L->groups[gi], L->x, L->det, L->det, m, &used, &resets);
+            }
+        }
+        for (int out = 0; out < 2 + 2 * e->n_bus; out++) {
+            if (!(used & (1ull << out))) continue;
+            float *dst = out < 2 ? e->mix_buf + (size_t)out * (size_t)mb
+                                 : e->bus_buf + (size_t)(out - 2) * (size_t)mb;
+            reduce_out(L->acc + (size_t)out * gstride, dst + off, m);
+        }
+    }
+    for (int gi = 0; gi < L->n_groups; gi++) {
+        const sf_group *g = &L->groups[gi];
+        for (int l = 0; l < SF_LANES; l++) {
+            if (g->ch[l] < 0 || !g->first[l]) continue;
+            sf_channel *c = &e->ch[g->ch[l]];
+            float bp = g->peak[l], bs = g->ss[l];
+            if (c->lanes == 2 && l + 1 < SF_LANES) {
+                bp = g->peak[l + 1] > bp ? g->peak[l + 1] : bp;
+                bs = 0.5f * (bs + g->ss[l + 1]);
+            }
+            meter_update(L, &c->peak, &c->ms, bp, bs, n);
+        }
+    }
+
+    /* plain channels */
+    for (int j = 0; j < L->n_plain; j++)
+        plain_channel(e, &e->ch[L->plain[j]], in, in_ch, n, &nonfinite);
+
+    /* buffer sources move on together */
+    for (int i = 0; i < e->n_ch; i++) {
+        sf_channel *c = &e->ch[i];
+        if (c->src_kind != SF_SRC_BUFFER || !c->src_data) continue;
+        uint32_t p = c->src_cur + (uint32_t)n;
+        c->src_cur = p >= c->src_frames ? p % c->src_frames : p;
+    }
+
+    /* buses into the master */
+    for (int b = 0; b < e->n_bus; b++) {
+        sf_bus *bus = &e->bus[b];
+        float *bl = e->bus_buf + (size_t)b * 2 * (size_t)mb, *br = bl + mb;
+        sf_gain start = bus->gain;
+        gain_inplace(&bus->gain, coef, bl, n);
+        gain_inplace(&start, coef, br, n);
+        float lp, ls, rp, rs;
+        block_stats(bl, n, &lp, &ls);
+        block_stats(br, n, &rp, &rs);
+        meter_update(L, &bus->peak, &bus->ms, lp > rp ? lp : rp, 0.5f * (ls + rs), n);
+        for (int k = 0; k < n; k++) {
+            mixL[k] += bl[k];
+            mixR[k] += br[k];
+        }
+    }
+
+    /* master */
+    {
+        sf_gain start = e->master_gain;
+        gain_inplace(&e->master_gain, coef, mixL, n);
+        gain_inplace(&start, coef, mixR, n);
+    }
+    uint64_t clips = 0;
+    for (int side = 0; side < 2; side++) {
+        float *x = side ? mixR : mixL;
+        uint32_t cl = 0;
+        for (int k = 0; k < n; k++) cl += fabsf(x[k]) > 1.0f;
+        clips += cl;
+        float p, s;
+        block_stats(x, n, &p, &s);
+        meter_update(L, &e->m_peak[side], &e->m_ms[side], p, s, n);
+        float tp = sf_truepeak_block(&e->tp[side], x, n);
+        float held = e->m_tp[side] * L->meter_fall_n;
+        e->m_tp[side] = tp > held ? tp : held;
+        if (tp > e->m_tp_max[side]) e->m_tp_max[side] = tp;
+    }
+    sf_loudness_process(&e->loud, mixL, mixR, n);
+
+    e->src_pos += (uint64_t)n;
+    if (clips) atomic_fetch_add_explicit(&e->clip_count, clips, memory_order_relaxed);
+    if (nonfinite) atomic_fetch_add_explicit(&e->nonfinite_count, nonfinite, memory_order_relaxed);
+    if (resets) atomic_fetch_add_explicit(&e->state_resets, resets, memory_order_relaxed);
+}
