@@ -150,9 +150,9 @@ class Daemon:
             self.on_status(f"{path.name}: {exc}")
             binding.surface.close()
             return
+        # on_reconnect fired inside start() if the device is there already:
+        # the loop will call connected() once, as for every later (re)bind.
         self.bindings.append(binding)
-        if transport.online:
-            binding.surface.connected()
 
     def _handle(self, binding: SurfaceBinding, event: Event) -> None:
         if binding.surface is not None:

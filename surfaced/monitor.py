@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from surfaced.events import Event
-from surfaced.transports.midi import MidiTransport, MidiTransportError, list_ports, port_matcher
+from surfaced.transports.midi import (
+    MidiTransport,
+    MidiTransportError,
+    exact_pattern,
+    list_ports,
+    port_matcher,
+)
 from surfaced.transports.osc import OscListener, OscListenerConfig
 
 
@@ -44,7 +50,7 @@ def open_midi_inputs(pattern: str, api: str | None,
     transports = []
     for name in list_ports(api).inputs:
         if match(name) and not name.startswith("surfaced"):
-            t = MidiTransport(sink, input=name, api=api, source=f"midi:{name}",
+            t = MidiTransport(sink, input=exact_pattern(name), api=api, source=f"midi:{name}",
                               client_name="surfaced-monitor")
             t.start()
             transports.append(t)

@@ -62,6 +62,8 @@ def jack_server(rate: int = 48000, period: int = 64) -> Iterator[JackServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _wait_until_up(name: str, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
