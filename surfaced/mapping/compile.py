@@ -1,0 +1,225 @@
+"""Loading a mapping file: safe YAML -> checked, expanded, compiled `Mapping`.
+
+Every mistake ends in one `MappingError` naming the file, the line, the key
+path (``controls.fader.cc``) and what was expected there. Nothing in a
+mapping is executed: expressions are evaluated by surfaced.mapping.expr.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+from surfaced.mapping.controls import CONTROL_KEYS, ControlContext, compile_stanza, expand
+from surfaced.mapping.errors import MappingError
+from surfaced.mapping.messages import find_kind, parse_output
+from surfaced.mapping.model import (
+    INPUT_KINDS,
+    Control,
+    Mapping,
+    Match,
+    MidiMatch,
+    OscMatch,
+    OutSpec,
+    Periodic,
+    SerialMatch,
+)
+from surfaced.mapping.schema import Node, kind_of
+from surfaced.yamlmarks import YamlError, load_file
+
+FORMAT: Final = 1
+TOP_KEYS: Final = ("format", "name", "description", "transport", "match", "strips", "link",
+                   "bank", "pages", "modifiers", "defaults", "handshake", "keepalive", "output",
+                   "controls")
+DEFAULT_KEYS: Final = ("channel", "echo", "takeover", "threshold", "fake_touch", "rate")
+MAX_STRIPS: Final = 256
+MAX_CONTROLS: Final = 4096
+_NAME: Final = re.compile(r"^[A-Za-z_][\w-]*$")
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read, check and compile one mapping file; raises MappingError."""
+    p = Path(path)
+    file = str(p)
+    try:
+        data = load_file(p)
+    except YamlError as exc:
+        m = re.match(r"^(.*?):(\d+): (.*)$", str(exc), flags=re.S)
+        if m is not None:
+            raise MappingError(file, int(m.group(2)), "", f"not valid YAML: {m.group(3)}") from None
+        raise MappingError(file, 0, "", str(exc).removeprefix(f"{file}: ")) from None
+    if not isinstance(data, dict):
+        raise MappingError(file, int(getattr(data, "line", 1) or 1), "",
+                           f"expected a mapping (name:, transport:, controls: ...), got "
+                           f"{kind_of(data)}")
+    return compile_mapping(Node(data, file, "", 1), p.stem)
+
+
+def compile_mapping(top: Node, mapping_id: str) -> Mapping:
+    """Compile a parsed YAML tree (see load_mapping)."""
+    top.check_keys(TOP_KEYS, "a mapping file")
+    fmt = top.int_("format", {}, FORMAT, lo=1, hi=FORMAT, what=f"mapping format {FORMAT}")
+    del fmt
+    name = top.str_("name")
+    transport = top.choice("transport", ("midi", "osc", "serial"))
+    match = _match(top, transport)
+    strips = top.int_("strips", {}, 0, lo=0, hi=MAX_STRIPS, what="a number of strips")
+    link, offset = _link(top, mapping_id)
+    bank_step = _bank(top)
+    pages, modifiers = _pages(top)
+    defaults = top.child("defaults") or Node({}, top.file, "defaults", top.line)
+    defaults.check_keys(DEFAULT_KEYS, "defaults")
+    env = {"strips": strips, "offset": offset}
+    ctx = ControlContext(
+        file=top.file, strips=strips, offset=offset, transport=transport, pages=pages,
+        modifiers=modifiers, defaults=defaults,
+    )
+    handshake = _messages(top, "handshake", env)
+    keepalive = _keepalive(top, env)
+    output = top.child("output")
+    max_rate = 0.0
+    if output is not None:
+        output.check_keys(("rate",), "output")
+        max_rate = output.float_("rate", 0.0, lo=0.0, hi=1e6, what="messages per second")
+    controls = _controls(top, ctx)
+    return Mapping(
+        id=mapping_id, name=name, description=top.str_("description", "", nonempty=False),
+        path=top.file, transport=transport, match=match, strips=strips, link=link,
+        link_offset=offset, bank_step=bank_step, pages=pages, modifiers=modifiers,
+        controls=controls, handshake=handshake, keepalive=keepalive, max_rate=max_rate,
+    )
+
+
+def _match(top: Node, transport: str) -> Match:
+    node = top.child("match", required=True)
+    assert node is not None
+    if transport == "midi":
+        node.check_keys(("input", "output", "port"), "match (MIDI)")
+        port = _regex(node, "port")
+        inp, out = _regex(node, "input") or port, _regex(node, "output") or port
+        if inp is None and out is None:
+            raise node.error("", "give port: (a regular expression searched in port names), "
+                                 "or input: and output:")
+        return MidiMatch(inp, out)
+    if transport == "osc":
+        node.check_keys(("host", "port", "prefix", "reply_host", "reply_port"), "match (OSC)")
+        prefix = node.str_("prefix", None)
+        if prefix is not None and not prefix.startswith("/"):
+            raise node.error("prefix", "expected an OSC address prefix starting with '/'")
+        return OscMatch(
+            host=node.str_("host", None),
+            port=node.int_("port", {}, None, lo=1, hi=65535, what="a UDP/TCP port"),
+            prefix=prefix,
+            reply_host=node.str_("reply_host", None),
+            reply_port=node.int_("reply_port", {}, None, lo=1, hi=65535, what="a port"),
+        )
+    node.check_keys(("id",), "match (serial)")
+    return SerialMatch(str(node.raw("id")))
+
+
+def _regex(node: Node, key: str) -> str | None:
+    pattern = node.str_(key, None)
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise node.error(key, f"expected a regular expression: {exc}") from None
+    return str(pattern)
+
+
+def _link(top: Node, mapping_id: str) -> tuple[str | None, int]:
+    node = top.child("link")
+    if node is None:
+        return None, 0
+    node.check_keys(("to", "offset"), "link")
+    to = node.str_("to")
+    if not _NAME.match(to):
+        raise node.error("to", "expected the id (file name without .yaml) of the main unit")
+    if to == mapping_id:
+        raise node.error("to", "a mapping cannot link to itself")
+    offset = node.int_("offset", {}, lo=0, hi=4096, what="the strip offset of this unit")
+    return to, offset
+
+
+def _bank(top: Node) -> int:
+    node = top.child("bank")
+    if node is None:
+        return 0
+    node.check_keys(("step",), "bank")
+    step = node.raw("step", "width")
+    if step == "width":
+        return 0
+    return int(node.int_("step", {}, lo=1, hi=4096, what="channels per bank step, or width"))
+
+
+def _pages(top: Node) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    pages: dict[str, tuple[str, ...]] = {}
+    node = top.child("pages")
+    if node is not None:
+        for group in node:
+            if not isinstance(group, str) or not _NAME.match(group):
+                raise node.error(group, "a page group is named with letters, digits, _ and -")
+            names = [v for v, _ in node.items_list(group)]
+            if not names or not all(isinstance(n, str) and _NAME.match(n) for n in names):
+                raise node.error(group, "expected a list of page names, e.g. [pan, send1]")
+            if len(set(names)) != len(names):
+                raise node.error(group, "page names in a group must differ")
+            pages[group] = tuple(names)
+    modifiers: list[str] = []
+    for item, line in top.items_list("modifiers"):
+        if not isinstance(item, str) or not _NAME.match(item):
+            raise MappingError(top.file, line, "modifiers", f"expected a modifier name, got "
+                                                            f"{kind_of(item)}")
+        if item in pages or item in modifiers:
+            raise MappingError(top.file, line, "modifiers",
+                               f"{item!r} is already a page group or modifier")
+        modifiers.append(item)
+    return pages, tuple(modifiers)
+
+
+def _messages(node: Node, key: str, env: dict[str, int]) -> tuple[OutSpec, ...]:
+    out: list[OutSpec] = []
+    for n, (item, line) in enumerate(node.items_list(key)):
+        if not isinstance(item, dict):
+            raise MappingError(node.file, line, node.key_path(key),
+                               f"expected a message like {{sysex: F0 .. F7}}, got {kind_of(item)}")
+        msg = Node(item, node.file, f"{node.key_path(key)}[{n}]", line)
+        kind = find_kind(msg, INPUT_KINDS, "a message", required=True)
+        assert kind is not None
+        msg.check_keys((kind, "channel", "value", "args", "each"), f"a {kind} message")
+        for _, sub_env in expand(msg, env["strips"], env["offset"]):
+            out.append(parse_output(msg, sub_env, kind, fixed=True))
+    return tuple(out)
+
+
+def _keepalive(top: Node, env: dict[str, int]) -> tuple[Periodic, ...]:
+    out: list[Periodic] = []
+    for n, (item, line) in enumerate(top.items_list("keepalive")):
+        node = Node(item, top.file, f"keepalive[{n}]", line)
+        if not isinstance(item, dict):
+            raise node.error("", "expected {every: SECONDS, send: [messages]}")
+        node.check_keys(("every", "send"), "a keep-alive")
+        every = node.float_("every", lo=0.01, hi=3600.0, what="seconds")
+        out.append(Periodic(every, _messages(node, "send", env)))
+    return tuple(out)
+
+
+def _controls(top: Node, ctx: ControlContext) -> tuple[Control, ...]:
+    node = top.child("controls", required=True)
+    assert node is not None
+    out: list[Control] = []
+    for name in node:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise node.error(name, "a control is named with letters, digits, _ and -")
+        stanza = node.child(name)
+        if stanza is None:
+            raise node.error(name, "expected a mapping with the control's keys "
+                                   f"({', '.join(CONTROL_KEYS[:6])}, ...)")
+        out.extend(compile_stanza(stanza, name, ctx, len(out)))
+        if len(out) > MAX_CONTROLS:
+            raise node.error(name, f"more than {MAX_CONTROLS} controls after expansion")
+    if not out:
+        raise node.error("", "expected at least one control")
+    return tuple(out)

@@ -1,0 +1,447 @@
+"""Compiling one `controls:` stanza into one `Control` per index (strip).
+
+A stanza names its input (one message kind), its target (``param:``,
+``action:`` or ``meter:``) and how values behave; ``each:`` expands it over
+index ranges, ``when:`` makes it depend on pages and modifiers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from surfaced.mapping.errors import ExprError
+from surfaced.mapping.expr import Template, eval_range
+from surfaced.mapping.messages import OUTPUT_EXTRA, OUTPUT_ONLY, find_kind, parse_input
+from surfaced.mapping.messages import parse_output as _parse_output
+from surfaced.mapping.model import (
+    INPUT_KINDS,
+    ActionTarget,
+    Condition,
+    Control,
+    InputSpec,
+    MeterTarget,
+    OutSpec,
+    ParamTarget,
+    TakeoverSpec,
+    Target,
+)
+from surfaced.mapping.schema import Node, kind_of
+from surfaced.mapping.values import BUTTONS, ENCODINGS, TAPERS, ButtonSpec, Curve, EncoderSpec
+from surfaced.mapping.values import ValueScale as _Scale
+from surfaced.params import ParamError, ParamSpec, spec_for
+
+CONTROL_KEYS: Final = (
+    "each", "when", *INPUT_KINDS, "channel", "value", "args", "arg", "input_range", "inc",
+    "dec", "param", "action", "meter", "button", "values", "hold_time", "encoder", "taper",
+    "invert", "range", "curve", "takeover", "touch", "fake_touch", "echo", "feedback", "rate",
+    "source", "floor", "ceiling", "comment",
+)
+RESERVED: Final = frozenset(("bank", "ch", "value", "strips", "offset"))
+_BIG: Final = 1 << 20  # mix size for checking paths before the real mix is known
+_METER: Final = re.compile(r"^(ch/[1-9]\d*|bus/[1-9]\d*|master/[12])$")
+
+
+@dataclass(frozen=True)
+class ControlContext:
+    """What a stanza needs from the rest of the file."""
+
+    file: str
+    strips: int
+    offset: int
+    transport: str
+    pages: dict[str, tuple[str, ...]]
+    modifiers: tuple[str, ...]
+    defaults: Node
+
+
+def compile_stanza(node: Node, name: str, ctx: ControlContext, start: int) -> list[Control]:
+    """Every Control a stanza expands to, numbered from `start`."""
+    for key in node:
+        if key in OUTPUT_ONLY:
+            raise node.error(key, f"{key}: describes a feedback message; put it under feedback:")
+    node.check_keys(CONTROL_KEYS, f"control {name!r}")
+    out = []
+    for n, (label, env) in enumerate(expand(node, ctx.strips, ctx.offset)):
+        out.append(_compile(node, name + label, name, env, ctx, start + n, _when(node, ctx, env)))
+    return out
+
+
+def expand(node: Node, strips: int, offset: int) -> list[tuple[str, dict[str, int]]]:
+    """The variables of each copy ``each:`` makes (one copy with none when absent)."""
+    base = {"strips": strips, "offset": offset}
+    each = node.child("each")
+    if each is None:
+        return [("", base)]
+    ranges: list[tuple[str, range]] = []
+    for var in each:
+        if not isinstance(var, str) or not re.match(r"^[A-Za-z_]\w*$", var) or var in RESERVED:
+            raise each.error(var, f"expected a variable name (not {', '.join(sorted(RESERVED))})")
+        try:
+            ranges.append((var, eval_range(each.raw(var), base)))
+        except ExprError as exc:
+            raise each.expr_error(var, exc) from None
+    out = []
+    for values in itertools.product(*(r for _, r in ranges)):
+        env = {**base, **{v: x for (v, _), x in zip(ranges, values, strict=True)}}
+        out.append(("[" + ",".join(str(x) for x in values) + "]", env))
+    return out
+
+
+def render_name(node: Node, key: str, value: object, env: dict[str, int]) -> object:
+    """A page name that may use ${...} (``send${b}``); other values pass through."""
+    if isinstance(value, str) and "${" in value:
+        try:
+            return Template.parse(value).render(env)
+        except ExprError as exc:
+            raise node.expr_error(key, exc) from None
+    return value
+
+
+def _when(node: Node, ctx: ControlContext, env: dict[str, int]) -> tuple[Condition, ...]:
+    when = node.child("when")
+    if when is None:
+        return ()
+    out = []
+    for key in when:
+        value = when.raw(key)
+        if key in ctx.pages:
+            names = value if isinstance(value, list) else [value]
+            names = [render_name(when, key, v, env) for v in names]
+            for page in names:
+                if page not in ctx.pages[key]:
+                    raise when.error(key, f"expected a page of {key!r} "
+                                          f"({', '.join(ctx.pages[key])}), got {page!r}")
+            out.append(Condition(key, pages=frozenset(names)))
+        elif key in ctx.modifiers:
+            out.append(Condition(key, held=when.bool_(key)))
+        else:
+            known = [*ctx.pages, *ctx.modifiers]
+            raise when.error(key, "expected a page group or modifier declared at the top "
+                                  f"(pages:, modifiers:); known: {', '.join(known) or 'none'}")
+    return tuple(out)
+
+
+def _compile(node: Node, name: str, stanza: str, env: dict[str, int], ctx: ControlContext,
+             index: int, when: tuple[Condition, ...]) -> Control:
+    strip = env.get("strip")
+    if strip is not None and not 0 <= strip < ctx.strips:
+        where = "each" if "each" in node else ""
+        raise node.error(where, f"strip {strip} does not exist: this unit has strips 0.."
+                                f"{ctx.strips - 1} (set strips: at the top)")
+    channel = ctx.defaults.int_("channel", {}, 0, lo=0, hi=15, what="a MIDI channel")
+    kind = find_kind(node, INPUT_KINDS, f"control {stanza!r}", required=False)
+    inp = parse_input(node, env, kind, channel) if kind else None
+    inc = _sub_input(node, "inc", env, channel)
+    dec = _sub_input(node, "dec", env, channel)
+    if (inc is None) != (dec is None):
+        raise node.error("inc" if inc is None else "dec", "inc: and dec: come together")
+    touch = _sub_input(node, "touch", env, channel)
+    targets = [k for k in ("param", "action", "meter") if k in node]
+    if len(targets) != 1:
+        raise node.error(targets[1] if targets else "",
+                         "a control has exactly one of param:, action: or meter:")
+    runtime = set(env) | {"bank"} | ({"ch"} if strip is not None else set())
+    target, spec = _target(node, targets[0], env, runtime, ctx)
+    mode = _mode(node, targets[0], inp, inc, spec)
+    if mode == "output" and touch is not None:
+        raise node.error("touch", "touch: needs an input on the same control")
+    scale = _scale(node, spec)
+    button = _button(node, mode, spec)
+    encoder = _encoder(node, mode, inc is not None, ctx)
+    takeover = _takeover(node, mode, ctx)
+    feedback = _feedback(node, env, inp, mode, target, channel)
+    d = ctx.defaults
+    rate_default = 10.0 if mode == "meter" else d.float_("rate", 0.0, lo=0.0, hi=1000.0)
+    return Control(
+        name=name, stanza=stanza, line=node.line, index=index, env=env, strip=strip,
+        input=inp, inc=inc, dec=dec, touch=touch, target=target, when=when, mode=mode,
+        scale=scale, button=button, encoder=encoder, takeover=takeover,
+        fake_touch=node.float_("fake_touch", d.float_("fake_touch", 0.0, lo=0.0, hi=10.0),
+                               lo=0.0, hi=10.0, what="seconds"),
+        # A button press or an encoder tick is not the new value, so the device
+        # needs it sent back; an absolute control already shows where it is
+        # (`defaults: {echo: true}` is for surfaces of motor faders).
+        echo=node.bool_("echo", d.bool_("echo", False) if mode == "absolute" else True),
+        feedback=feedback,
+        rate=node.float_("rate", rate_default, lo=0.0, hi=1000.0, what="times per second"),
+    )
+
+
+def _sub_input(node: Node, key: str, env: dict[str, int], channel: int) -> InputSpec | None:
+    sub = node.child(key)
+    if sub is None:
+        return None
+    kind = find_kind(sub, INPUT_KINDS, key, required=True)
+    assert kind is not None
+    sub.check_keys((kind, "channel", "value", "args", "arg"), f"{key}")
+    return parse_input(sub, env, kind, channel)
+
+
+def _path(node: Node, key: str, env: dict[str, int], runtime: set[str]) -> Template:
+    raw = node.raw(key)
+    if not isinstance(raw, str):
+        raise node.error(key, f"expected a path like ch/${{ch}}/fader, got {kind_of(raw)}")
+    try:
+        tpl = Template.parse(raw.strip())
+    except ExprError as exc:
+        raise node.expr_error(key, exc) from None
+    unknown = tpl.names() - runtime
+    if unknown:
+        hint = " (ch exists in controls with a strip: each: {strip: 0..7})" \
+            if "ch" in unknown else ""
+        raise node.error(key, f"unknown name {sorted(unknown)[0]!r} in {raw!r}; names here: "
+                              f"{', '.join(sorted(runtime))}{hint}")
+    return tpl.partial(env)
+
+
+def _target(node: Node, which: str, env: dict[str, int], runtime: set[str],
+            ctx: ControlContext) -> tuple[Target, ParamSpec | None]:
+    test = {**env, "bank": 0, "ch": env.get("strip", 0) + ctx.offset + 1}
+    if which == "action":
+        return _action(node, env, ctx), None
+    tpl = _path(node, which, env, runtime)
+    try:
+        path = tpl.render(test)
+    except ExprError as exc:
+        raise node.expr_error(which, exc) from None
+    if which == "meter":
+        if not _METER.match(path):
+            raise node.error("meter", f"expected ch/N, bus/N, master/1 or master/2, got {path!r}")
+        target = MeterTarget(
+            tpl, source=node.choice("source", ("peak", "rms"), "peak"),
+            floor=node.float_("floor", -60.0, lo=-200.0, hi=0.0, what="dBFS"),
+            ceiling=node.float_("ceiling", 0.0, lo=-100.0, hi=24.0, what="dBFS"),
+        )
+        if target.ceiling <= target.floor:
+            raise node.error("ceiling", "the ceiling must be above the floor")
+        return target, None
+    try:
+        spec = spec_for(path, _BIG, _BIG)
+    except ParamError as exc:
+        raise node.error("param", str(exc)) from None
+    return ParamTarget(tpl), spec
+
+
+def _action(node: Node, env: dict[str, int], ctx: ControlContext) -> ActionTarget:
+    a = node.child("action")
+    if a is None:
+        raise node.error("action", "expected a mapping like {bank: next} or {page: vpot, to: pan}")
+    a.check_keys(("bank", "page", "to", "step", "modifier", "latch", "resync", "send"), "action")
+    kinds = [k for k in ("bank", "page", "modifier", "resync", "send") if k in a]
+    if len(kinds) != 1:
+        raise a.error(kinds[1] if kinds else "",
+                      "an action is one of bank:, page:, modifier:, resync: or send:")
+    kind = kinds[0]
+    if kind == "bank":
+        raw = a.raw("bank")
+        if raw in ("next", "previous"):
+            return ActionTarget("bank", step=1 if raw == "next" else -1)
+        if raw in ("first", "last"):
+            return ActionTarget("bank", to=str(raw))
+        n = a.check_int("bank", raw, env, -4096, 4096, "next, previous, first, last or "
+                                                        "a number of channels like +1")
+        return ActionTarget("bank", step=n, to="channels")
+    if kind == "page":
+        group = a.raw("page")
+        if group not in ctx.pages:
+            raise a.error("page", f"expected a page group declared under pages: "
+                                  f"({', '.join(ctx.pages) or 'none declared'}), got {group!r}")
+        if "to" in a:
+            to = render_name(a, "to", a.raw("to"), env)
+            if to not in ctx.pages[group]:
+                raise a.error("to", f"expected a page of {group!r}: {', '.join(ctx.pages[group])}")
+            return ActionTarget("page", group=group, to=str(to))
+        return ActionTarget("page", group=group,
+                            step=a.int_("step", env, 1, lo=-64, hi=64, what="pages to move"))
+    if kind == "modifier":
+        mod = a.raw("modifier")
+        if mod not in ctx.modifiers:
+            raise a.error("modifier", f"expected a modifier declared under modifiers: "
+                                      f"({', '.join(ctx.modifiers) or 'none declared'})")
+        return ActionTarget("modifier", to=str(mod), latch=a.bool_("latch", False))
+    if kind == "resync":
+        a.bool_("resync")
+        return ActionTarget("resync")
+    messages = []
+    for n, (item, line) in enumerate(a.items_list("send")):
+        msg = Node(item, a.file, f"{a.key_path('send')}[{n}]", line)
+        k = find_kind(msg, INPUT_KINDS, "a message", required=True)
+        assert k is not None
+        msg.check_keys((k, "channel", "value", "args"), f"a {k} message")
+        messages.append(_parse_output(msg, env, k, fixed=True))
+    return ActionTarget("send", messages=tuple(messages))
+
+
+def _mode(node: Node, which: str, inp: InputSpec | None, inc: InputSpec | None,
+          spec: ParamSpec | None) -> str:
+    if which == "meter":
+        if inp is not None or inc is not None:
+            raise node.error("meter", "a meter is output only; remove its input message")
+        return "meter"
+    if which == "action":
+        if inp is None:
+            raise node.error("action", "an action needs an input message (note:, cc:, ...)")
+        return "action"
+    if spec is not None and spec.is_text and inp is not None and inp.kind != "osc":
+        raise node.error("param", f"{spec.path} is text; only OSC can set it (or leave "
+                                  "out the input and use it for feedback only)")
+    if "encoder" in node or inc is not None:
+        if "button" in node:
+            raise node.error("button", "a control is a button or an encoder, not both")
+        return "relative"
+    if "button" in node or (inp is not None and inp.kind == "note"):
+        return "button"
+    return "absolute" if inp is not None else "output"
+
+
+def _number(node: Node, key: str, item: Any) -> float:
+    if isinstance(item, str) and item.strip().lower() in ("-inf", "off"):
+        return -math.inf
+    return node.check_float(key, item, -1e9, 1e9, "a value in the parameter's unit")
+
+
+def _scale(node: Node, spec: ParamSpec | None) -> _Scale:
+    rng = None
+    if "range" in node:
+        raw = node.raw("range")
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise node.error("range", "expected [low, high] in the parameter's unit")
+        lo, hi = _number(node, "range", raw[0]), _number(node, "range", raw[1])
+        if spec is not None and not (spec.minimum <= lo < hi <= spec.maximum):
+            raise node.error("range", f"expected low < high within {spec.range_text()}")
+        rng = (lo, hi)
+    curve = Curve()
+    if "curve" in node:
+        raw = node.raw("curve")
+        if isinstance(raw, list):
+            pts = []
+            for item in raw:
+                if not isinstance(item, list) or len(item) != 2:
+                    raise node.error("curve", "expected points like [[0, 0], [0.5, 0.2], [1, 1]]")
+                pts.append((node.check_float("curve", item[0], 0, 1, "a position 0..1"),
+                            node.check_float("curve", item[1], 0, 1, "a position 0..1")))
+            if len(pts) < 2 or any(b[0] <= a[0] or b[1] <= a[1]
+                                   for a, b in itertools.pairwise(pts)):
+                raise node.error("curve", "points must rise in both x and y")
+            curve = Curve(points=tuple(pts))
+        else:
+            curve = Curve(power=node.float_("curve", lo=0.1, hi=10.0, what="a power"))
+    taper = node.choice("taper", TAPERS, "param")
+    if taper == "log" and spec is not None and spec.minimum <= 0 and rng is None:
+        raise node.error("taper", f"a log taper needs a positive range; {spec.path} is "
+                                  f"{spec.range_text()}")
+    return _Scale(invert=node.bool_("invert", False), curve=curve, taper=taper, range=rng)
+
+
+def _button(node: Node, mode: str, spec: ParamSpec | None) -> ButtonSpec | None:
+    for key in ("values", "hold_time"):
+        if key in node and mode != "button":
+            raise node.error(key, f"{key}: is for buttons; this control is {mode}")
+    if mode != "button":
+        return None
+    kind = node.choice("button", BUTTONS, "toggle")
+    values = None
+    if "values" in node:
+        raw = node.raw("values")
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise node.error("values", "expected [off, on] in the parameter's unit")
+        values = (_number(node, "values", raw[0]), _number(node, "values", raw[1]))
+        if spec is not None:
+            for v in values:
+                try:
+                    spec.validate(v)
+                except ParamError as exc:
+                    raise node.error("values", str(exc)) from None
+    elif spec is not None and not spec.is_bool:
+        raise node.error("button", f"{spec.path} is not on/off; give values: [off, on] "
+                                   f"({spec.range_text()})")
+    return ButtonSpec(kind, values, node.float_("hold_time", 0.4, lo=0.05, hi=10.0,
+                                                what="seconds"))
+
+
+def _encoder(node: Node, mode: str, incdec: bool, ctx: ControlContext) -> EncoderSpec | None:
+    if mode != "relative":
+        return None
+    raw = node.raw("encoder", {} if incdec else None)
+    if raw is None:
+        raise node.error("encoder", "expected an encoding or {encoding: ..., step: ...}")
+    if isinstance(raw, str):
+        raw = {"encoding": raw}
+        enc = Node(raw, node.file, node.key_path("encoder"), node.line_of("encoder"))
+    else:
+        enc = node.child("encoder") or Node({}, node.file, "encoder", node.line)
+    enc.check_keys(("encoding", "step", "acceleration", "fine", "fine_factor", "wrap"),
+                   "encoder")
+    encoding = enc.choice("encoding", ENCODINGS, "inc-dec" if incdec else "twos-complement")
+    if (encoding == "inc-dec") != incdec:
+        raise enc.error("encoding", "inc-dec needs inc: and dec: messages (and they need "
+                                    "encoding inc-dec)")
+    fine = enc.raw("fine", None)
+    if fine is not None and fine not in ctx.modifiers:
+        raise enc.error("fine", f"expected a modifier declared under modifiers: "
+                                f"({', '.join(ctx.modifiers) or 'none declared'})")
+    return EncoderSpec(
+        encoding=encoding, step=enc.float_("step", 0.01, lo=1e-6, hi=1.0, what="a position step"),
+        acceleration=enc.float_("acceleration", 1.0, lo=1.0, hi=4.0, what="an exponent"),
+        fine=fine, fine_factor=enc.float_("fine_factor", 0.1, lo=0.001, hi=1.0, what="a factor"),
+        wrap=enc.bool_("wrap", False),
+    )
+
+
+def _takeover(node: Node, mode: str, ctx: ControlContext) -> TakeoverSpec:
+    d = ctx.defaults
+    default_mode = d.choice("takeover", ("jump", "pickup"), "jump")
+    default_threshold = d.float_("threshold", 0.03, lo=0.0, hi=1.0, what="a position distance")
+    if "takeover" in node and mode != "absolute":
+        raise node.error("takeover", f"soft takeover is for absolute controls; this is {mode}")
+    raw = node.raw("takeover", default_mode)
+    if isinstance(raw, dict):
+        sub = node.child("takeover")
+        assert sub is not None
+        sub.check_keys(("mode", "threshold"), "takeover")
+        return TakeoverSpec(sub.choice("mode", ("jump", "pickup"), "pickup"),
+                            sub.float_("threshold", default_threshold, lo=0.0, hi=1.0))
+    if raw not in ("jump", "pickup"):
+        raise node.error("takeover", f"expected jump, pickup or {{mode:, threshold:}}, got {raw!r}")
+    return TakeoverSpec(str(raw), default_threshold)
+
+
+def _feedback(node: Node, env: dict[str, int], inp: InputSpec | None, mode: str,
+              target: Target, channel: int) -> tuple[OutSpec, ...]:
+    own = None
+    own_range: tuple[int, int] | None = None
+    if inp is not None and inp.kind != "sysex":
+        own = {"kind": inp.kind, "channel": inp.channel, "number": inp.number, "lsb": inp.lsb,
+               "address": inp.address}
+        own_range = (int(inp.raw_lo), int(inp.raw_hi)) if inp.kind != "osc" else None
+    if "feedback" not in node:
+        if mode in ("meter", "output"):
+            raise node.error("", f"a control with no input needs feedback: (a {mode} only "
+                                 "shows something)")
+        if own is None:
+            return ()
+        if isinstance(target, ActionTarget) and target.kind not in ("page", "modifier"):
+            return ()
+        return (_parse_output(Node({}, node.file, node.key_path("feedback"), node.line), env,
+                              inp.kind, address=own, default_range=own_range),)  # type: ignore[union-attr]
+    if node.raw("feedback") is False:
+        return ()
+    out = []
+    for n, (item, line) in enumerate(node.items_list("feedback")):
+        path = node.key_path("feedback") + (f"[{n}]" if isinstance(node.raw("feedback"), list)
+                                            else "")
+        if not isinstance(item, dict):
+            raise node.error("feedback", f"expected false, a message or a list of messages, "
+                                         f"got {kind_of(item)}")
+        msg = Node(item, node.file, path, line)
+        kind = find_kind(msg, INPUT_KINDS, "feedback", required=own is None)
+        msg.check_keys(((kind,) if kind else ()) + OUTPUT_EXTRA, "feedback")
+        if kind is None:
+            out.append(_parse_output(msg, env, "", address=own, default_range=own_range))
+        else:
+            out.append(_parse_output(msg, env, kind, channel=channel))
+    return tuple(out)

@@ -1,0 +1,147 @@
+"""Navigation state (bank, pages, modifiers) and how linked surfaces share it.
+
+A controller and its extender (``link: {to: mackie-control, offset: 8}``)
+form one wide surface: they share one `NavState`, so banking on the main
+unit moves the extender's strips too, and the extender shows the channels
+right after the main unit's. Surfaces that are not linked each have their
+own state, so several surfaces can sit on different banks.
+
+Members are told about a change by a flag (`Member.nav_changed`), never by
+calling into them: each surface picks the change up under its own lock at
+its next `handle` or `tick`, so two surfaces on two threads cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Protocol
+
+
+class Member(Protocol):
+    """What a NavState needs from a surface."""
+
+    surface_id: str
+    mapping_id: str
+    link: str | None
+    link_offset: int
+    strips: int
+
+    def nav_changed(self, bank: bool) -> None:
+        """Called (from any thread) when bank (True) or pages/modifiers (False) changed."""
+
+
+class NavState:
+    """One bank offset, current page per group and held modifiers, for one or more surfaces."""
+
+    def __init__(self) -> None:
+        self.bank = 0
+        self.pages: dict[str, str] = {}
+        self.modifiers: set[str] = set()
+        self._members: list[weakref.ref[Member]] = []
+
+    def members(self) -> list[Member]:
+        """The live surfaces sharing this state."""
+        out = []
+        for ref in self._members:
+            m = ref()
+            if m is not None:
+                out.append(m)
+        return out
+
+    def add(self, member: Member) -> None:
+        """Start sharing this state with `member`."""
+        self._members = [r for r in self._members if r() is not None and r() is not member]
+        self._members.append(weakref.ref(member))
+
+    def remove(self, member: Member) -> None:
+        """Stop sharing with `member`."""
+        self._members = [r for r in self._members if r() is not None and r() is not member]
+
+    def width(self) -> int:
+        """Strips across all members (main unit plus extenders)."""
+        return max((m.link_offset + m.strips for m in self.members()), default=0)
+
+    def notify(self, bank: bool) -> None:
+        """Tell every member that the state changed."""
+        for m in self.members():
+            m.nav_changed(bank)
+
+
+class LinkRegistry:
+    """Which surfaces exist on one mixer, to join extenders to their main unit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._surfaces: dict[str, weakref.ref[Member]] = {}
+        self._states: dict[str, NavState] = {}
+
+    def join(self, member: Member) -> NavState:
+        """Register `member` and return the state it shares (its main unit's, if linked)."""
+        with self._lock:
+            self._surfaces[member.surface_id] = weakref.ref(member)
+            state = self._main_state(member) or NavState()
+            self._states[member.surface_id] = state
+            state.add(member)
+            # Extenders that started before their main unit now follow it.
+            for other in self._live():
+                if other.link == member.mapping_id and self._states.get(other.surface_id) \
+                        is not state:
+                    self._move(other, state)
+            return state
+
+    def leave(self, member: Member) -> None:
+        """Unregister `member`; its extenders continue on their own copy of the state."""
+        with self._lock:
+            state = self._states.pop(member.surface_id, None)
+            self._surfaces.pop(member.surface_id, None)
+            if state is None:
+                return
+            state.remove(member)
+            for other in state.members():
+                if other.link == member.mapping_id and self._main_state(other) is None:
+                    own = NavState()
+                    own.bank, own.pages, own.modifiers = state.bank, dict(state.pages), set()
+                    self._move(other, own)
+
+    def state_of(self, member: Member) -> NavState | None:
+        """The state `member` currently shares."""
+        with self._lock:
+            return self._states.get(member.surface_id)
+
+    def _live(self) -> list[Member]:
+        out = []
+        for ref in list(self._surfaces.values()):
+            m = ref()
+            if m is not None:
+                out.append(m)
+        return out
+
+    def _main_state(self, member: Member) -> NavState | None:
+        if member.link is None:
+            return None
+        for other in self._live():
+            if other.mapping_id == member.link and other.link is None:
+                return self._states.get(other.surface_id)
+        return None
+
+    def _move(self, member: Member, state: NavState) -> None:
+        old = self._states.get(member.surface_id)
+        if old is not None:
+            old.remove(member)
+        state.add(member)
+        self._states[member.surface_id] = state
+        member.nav_changed(True)
+
+
+_REGISTRIES: weakref.WeakKeyDictionary[object, LinkRegistry] = weakref.WeakKeyDictionary()
+_REGISTRIES_LOCK = threading.Lock()
+
+
+def registry_for(mixer: object) -> LinkRegistry:
+    """The registry of surfaces on one mixer (created on first use)."""
+    with _REGISTRIES_LOCK:
+        reg = _REGISTRIES.get(mixer)
+        if reg is None:
+            reg = _REGISTRIES[mixer] = LinkRegistry()
+        return reg
