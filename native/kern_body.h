@@ -39,7 +39,6 @@ typedef int32_t via __attribute__((vector_size(KW * 4), may_alias));
 
 #define NSL (SF_LANES / KW) /* vectors per group */
 #define RESTRICT restrict
-#define DB_PER_LOG2 6.0205999133f /* 20*log10(2) */
 
 /* ---------------- vector helpers ---------------- */
 
@@ -68,6 +67,15 @@ static inline vf vmax(vf a, vf b) {
 #endif
 }
 
+/* a where the sign bit of m is set, else b (no compare needed). */
+static inline vf vsel_sign(vf m, vf a, vf b) {
+#if KW == 8 && defined(__AVX__)
+    return (vf)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)m);
+#else
+    return vsel((vi)m >> 31, a, b);
+#endif
+}
+
 static inline vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
 
 static inline int vany(vi m) {
@@ -86,39 +94,39 @@ static inline vi vnonfinite(vf a) { return ((vi)a & 0x7f800000) == 0x7f800000; }
 
 /* log2 for positive normal x, no division: x = 2^e * m with m in
  * [sqrt(1/2), sqrt(2)), log2(m) = u * Q(u), u = m - 1, Q a degree-7 fit
- * (max error 1.5e-7, i.e. under 1e-6 dB). +Inf gives 128, never NaN. */
+ * (max error 1.5e-7, i.e. under 1e-6 dB). +Inf gives 128, never NaN.
+ * Estrin's scheme: a third of Horner's dependency chain, so the
+ * out-of-order core overlaps many frames. */
 static inline vf vlog2(vf x) {
     vi bits = (vi)x;
     vi e = (bits - 0x3f3504f3) >> 23;
     vf m = (vf)(bits - (e << 23));
     vf u = m - 1.0f;
-    vf q = vsplat(-0.14795871078968048f);
-    q = q * u + 0.23496901988983154f;
-    q = q * u - 0.248578742146492f;
-    q = q * u + 0.28697115182876587f;
-    q = q * u - 0.36025211215019226f;
-    q = q * u + 0.48092764616012573f;
-    q = q * u - 0.7213526368141174f;
-    q = q * u + 1.442694902420044f;
+    vf u2 = u * u;
+    vf u4 = u2 * u2;
+    vf p01 = u * -0.7213526368141174f + 1.442694902420044f;
+    vf p23 = u * -0.36025211215019226f + 0.48092764616012573f;
+    vf p45 = u * -0.248578742146492f + 0.28697115182876587f;
+    vf p67 = u * -0.14795871078968048f + 0.23496901988983154f;
+    vf q = (u2 * p23 + p01) + u4 * (u2 * p67 + p45);
     return __builtin_convertvector(e, vf) + u * q;
 }
 
-/* 2^y for y <= 0, no floorf: round to nearest with the 1.5*2^23 trick, a
- * degree-6 fit of 2^f on [-1/2, 1/2] (relative error 1e-7, exact at 0) and
- * the integer part added to the exponent. Below -126 it bottoms out at the
- * smallest normal, which flush-to-zero makes 0. */
+/* 2^y for y <= 127, no floorf: round to nearest with the 1.5*2^23 trick, a
+ * degree-6 fit of 2^f on [-1/2, 1/2] (relative error 1e-7, exact 1 at 0)
+ * and the integer part added to the exponent. Below -126 it bottoms out at
+ * the smallest normal, which flush-to-zero makes 0. */
 static inline vf vexp2(vf y) {
     y = vmax(y, vsplat(-126.0f));
     vf t = y + 12582912.0f;
     vf n = t - 12582912.0f;
     vf f = y - n;
-    vf p = vsplat(0.00015341697144322097f);
-    p = p * f + 0.001339989947155118f;
-    p = p * f + 0.009618503972887993f;
-    p = p * f + 0.05550329014658928f;
-    p = p * f + 0.24022646248340607f;
-    p = p * f + 0.6931471824645996f;
-    p = p * f + 1.0f;
+    vf f2 = f * f;
+    vf f4 = f2 * f2;
+    vf p01 = f * 0.6931471824645996f + 1.0f;
+    vf p23 = f * 0.05550329014658928f + 0.24022646248340607f;
+    vf p46 = f2 * 0.00015341697144322097f + (f * 0.001339989947155118f + 0.009618503972887993f);
+    vf p = (f2 * p23 + p01) + f4 * p46; /* Estrin, as in vlog2 */
     vi ni = (vi)t - 0x4b400000; /* bits of t minus bits of 1.5*2^23 = n */
     return p * (vf)((ni + 127) << 23);
 }
@@ -138,14 +146,20 @@ static inline vf vglide_step(vf cur, vf t, float coef) {
 
 /* ---------------- lane groups: gather and scatter ---------------- */
 
-/* One lane's source for frames [off, off+m) of the block into row[]. */
-static void fetch_row(const sf_channel *c, int side, const float *in, int in_ch, int off, int m,
-                      float *RESTRICT row) {
+static const float zero_row[SF_CHUNK] __attribute__((aligned(64)));
+
+/* One lane's source for frames [off, off+m) of the block: a pointer into a
+ * mono buffer when the whole tile range is contiguous there (the transpose
+ * reads whole tiles), else a copy in row[]. */
+static const float *fetch_row(const sf_channel *c, int side, const float *in, int in_ch, int off,
+                              int m, float *RESTRICT row) {
     if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
         const uint32_t len = c->src_frames;
         uint32_t pos = c->src_cur + (uint32_t)off;
         if (pos >= len) pos %= len;
         const float *d = c->src_data;
+        const uint32_t tiles = ((uint32_t)m + SF_LANES - 1u) & ~(uint32_t)(SF_LANES - 1);
+        if (c->src_nch == 1 && pos + tiles <= len) return d + pos;
         int k = 0;
         while (k < m) { /* bounded: each segment ends at m or at the loop point */
             uint32_t seg = len - pos;
@@ -163,20 +177,22 @@ static void fetch_row(const sf_channel *c, int side, const float *in, int in_ch,
         const float *p = in + (size_t)off * (size_t)in_ch + (size_t)i;
         for (int k = 0; k < m; k++) row[k] = p[(size_t)k * (size_t)in_ch];
     } else {
-        memset(row, 0, sizeof(float) * (size_t)m);
+        return zero_row;
     }
+    return row;
 }
 
-/* rows[lane][frame] -> X[frame][lane], whole tiles (X and rows hold SF_CHUNK
- * frames, so a partial last tile reads and writes inside them). */
-static void transpose_in(const float *RESTRICT rows, float *RESTRICT X, int m) {
+/* src[lane][frame] -> X[frame][lane], whole tiles (X and the rows hold
+ * SF_CHUNK frames, and fetch_row hands out a direct pointer only when whole
+ * tiles are readable, so a partial last tile stays inside memory). */
+static void transpose_in(const float *const src[SF_LANES], float *RESTRICT X, int m) {
 #if KW == 8
     const vi lo2 = {0, 8, 1, 9, 4, 12, 5, 13}, hi2 = {2, 10, 3, 11, 6, 14, 7, 15};
     const vi lo4 = {0, 1, 8, 9, 4, 5, 12, 13}, hi4 = {2, 3, 10, 11, 6, 7, 14, 15};
     const vi lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
     for (int k0 = 0; k0 < m; k0 += 8) {
         vf r[8], t[8], u[8];
-        for (int l = 0; l < 8; l++) r[l] = vld(rows + l * SF_CHUNK + k0);
+        for (int l = 0; l < 8; l++) r[l] = vldu(src[l] + k0);
         for (int p = 0; p < 4; p++) {
             t[2 * p] = __builtin_shuffle(r[2 * p], r[2 * p + 1], lo2);
             t[2 * p + 1] = __builtin_shuffle(r[2 * p], r[2 * p + 1], hi2);
@@ -195,10 +211,10 @@ static void transpose_in(const float *RESTRICT rows, float *RESTRICT X, int m) {
 #else
     const vi a = {0, 4, 1, 5}, b = {2, 6, 3, 7}, lo = {0, 1, 4, 5}, hi = {2, 3, 6, 7};
     for (int h = 0; h < NSL; h++) {
-        const float *R = rows + h * KW * SF_CHUNK;
+        const float *const *R = src + h * KW;
         for (int k0 = 0; k0 < m; k0 += 4) {
-            vf r0 = vld(R + k0), r1 = vld(R + SF_CHUNK + k0);
-            vf r2 = vld(R + 2 * SF_CHUNK + k0), r3 = vld(R + 3 * SF_CHUNK + k0);
+            vf r0 = vldu(R[0] + k0), r1 = vldu(R[1] + k0);
+            vf r2 = vldu(R[2] + k0), r3 = vldu(R[3] + k0);
             vf t0 = __builtin_shuffle(r0, r1, a), t1 = __builtin_shuffle(r0, r1, b);
             vf t2 = __builtin_shuffle(r2, r3, a), t3 = __builtin_shuffle(r2, r3, b);
             float *x = X + h * KW;
@@ -339,13 +355,12 @@ static void front(sf_engine *e, sf_group *g, float *RESTRICT X, float *RESTRICT 
                   const float *in, int in_ch, int off, int m, uint64_t *nonfinite,
                   uint64_t *resets) {
     sf_lanes *L = e->simd;
-    float *rows = L->rows;
-    for (int l = 0; l < SF_LANES; l++) {
-        if (g->ch[l] >= 0)
-            fetch_row(&e->ch[g->ch[l]], g->side[l], in, in_ch, off, m, rows + l * SF_CHUNK);
-        else memset(rows + l * SF_CHUNK, 0, sizeof(float) * (size_t)m);
-    }
-    transpose_in(rows, X, m);
+    const float *src[SF_LANES];
+    for (int l = 0; l < SF_LANES; l++)
+        src[l] = g->ch[l] >= 0 ? fetch_row(&e->ch[g->ch[l]], g->side[l], in, in_ch, off, m,
+                                           L->rows + l * SF_CHUNK)
+                               : zero_row;
+    transpose_in(src, X, m);
 
     /* NaN/Inf in: the common case is one pass of exponent tests. */
     vi bad = {0};
@@ -405,8 +420,7 @@ static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *REST
             const vf thr = vld(g->thr + o), halfw = vld(g->halfw + o), kq = vld(g->kq + o);
             const vf nsl = vld(g->nslope + o), att = vld(g->att + o), rel = vld(g->rel + o);
             const vf mk = vld(g->mk + o);
-            const vi on = vldi(g->comp_on + o);
-            const vf tiny = vsplat(1e-9f), zero = vsplat(0.0f), one = vsplat(1.0f);
+            const vf tiny = vsplat(1e-9f), zero = vsplat(0.0f);
             vf gr = vld(g->gr + o);
             size_t ko[KW] = {0};
             if (g->ext_key)
@@ -414,18 +428,33 @@ static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *REST
                     int ks = g->key_src[o + i];
                     ko[i] = (size_t)(ks / SF_LANES) * SF_CHUNK * SF_LANES + (size_t)(ks % SF_LANES);
                 }
+            /* Two loops: the static curve has no recurrence (frames run in
+             * parallel); the smoothing recurrence is kept a few operations
+             * long so the out-of-order core overlaps the gain of earlier
+             * frames with it. */
+            vf T[SF_CHUNK];
             for (int k = 0; k < m; k++) {
                 vf d;
                 if (g->ext_key)
                     for (int i = 0; i < KW; i++) d[i] = Dall[ko[i] + (size_t)k * SF_LANES];
                 else d = vld(D + k * SF_LANES + o);
-                vf over = vlog2(vmax(d, tiny)) * DB_PER_LOG2 - thr;
+                /* everything in log2 units: level, threshold, knee, reduction */
+                vf over = vlog2(vmax(d, tiny)) - thr;
                 vf dc = vmax(over + halfw, zero);
-                vf red = vsel(over > halfw, nsl * over, kq * dc * dc);
-                vf a = vsel(red > gr, att, rel);
-                gr = red + a * (gr - red);
-                vf gain = vsel(on, mk * vexp2(gr * (-1.0f / DB_PER_LOG2)), one);
-                vst(X + k * SF_LANES + o, vld(X + k * SF_LANES + o) * gain);
+                T[k] = vsel(over > halfw, nsl * over, kq * dc * dc);
+            }
+            const vf catt = 1.0f - att, crel = 1.0f - rel; /* exact: att, rel >= 1/2 */
+            for (int k = 0; k < m; k++) {
+                const vf red = T[k];
+                /* gr' = a*gr + (1-a)*red, a = attack while the reduction grows
+                 * (red > gr), else release: both candidates are computed and
+                 * the sign of gr - red picks one, so the sample-to-sample
+                 * chain is one multiply-add and a blend. */
+                const vf ra = catt * red, rr = crel * red;
+                vf ga = att * gr + ra;
+                vf gb = rel * gr + rr;
+                gr = vsel_sign(gr - red, ga, gb);
+                vst(X + k * SF_LANES + o, vld(X + k * SF_LANES + o) * vexp2(mk - gr));
             }
             vst(g->gr + o, vsel(vnonfinite(gr), zero, gr));
         }
@@ -485,24 +514,47 @@ static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *REST
 
 /* ---------------- plain path: one channel, fused loops ---------------- */
 
-/* Peak and sum of squares in one pass; a non-finite sum flags NaN/Inf. */
-static void stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
-    vf p0 = {0}, p1 = {0}, s0 = {0}, s1 = {0};
+#define INLINE static inline __attribute__((always_inline))
+
+/* Peak and sum of squares in one pass; a non-finite sum flags NaN/Inf
+ * (x*x of a NaN or an infinity never gives back a finite sum). */
+INLINE void stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
+    /* four independent accumulators hide the max/FMA latency */
+    vf p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0}, s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int k = 0;
-    for (; k + 2 * KW <= n; k += 2 * KW) {
-        vf a = vldu(x + k), b = vldu(x + k + KW);
+    for (; k + 4 * KW <= n; k += 4 * KW) {
+        vf a = vldu(x + k), b = vldu(x + k + KW), c = vldu(x + k + 2 * KW),
+           d = vldu(x + k + 3 * KW);
         p0 = vmax(vabs(a), p0);
         p1 = vmax(vabs(b), p1);
+        p2 = vmax(vabs(c), p2);
+        p3 = vmax(vabs(d), p3);
         s0 += a * a;
         s1 += b * b;
+        s2 += c * c;
+        s3 += d * d;
     }
-    p0 = vmax(p0, p1);
-    s0 += s1;
-    float p = 0.0f, s = 0.0f;
-    for (int i = 0; i < KW; i++) {
-        p = p0[i] > p ? p0[i] : p;
-        s += s0[i];
+    for (; k + KW <= n; k += KW) {
+        vf a = vldu(x + k);
+        p0 = vmax(vabs(a), p0);
+        s0 += a * a;
     }
+    /* horizontal max and sum as trees: short dependency chains */
+    p0 = vmax(vmax(p0, p1), vmax(p2, p3));
+    s0 = (s0 + s1) + (s2 + s3);
+#if KW == 8
+    const vi h4 = {4, 5, 6, 7, 0, 1, 2, 3};
+    p0 = vmax(p0, __builtin_shuffle(p0, h4));
+    s0 += __builtin_shuffle(s0, h4);
+    const vi h2 = {2, 3, 0, 1, 6, 7, 4, 5}, h1 = {1, 0, 3, 2, 5, 4, 7, 6};
+#else
+    const vi h2 = {2, 3, 0, 1}, h1 = {1, 0, 3, 2};
+#endif
+    p0 = vmax(p0, __builtin_shuffle(p0, h2));
+    s0 += __builtin_shuffle(s0, h2);
+    p0 = vmax(p0, __builtin_shuffle(p0, h1));
+    s0 += __builtin_shuffle(s0, h1);
+    float p = p0[0], s = s0[0];
     for (; k < n; k++) {
         float a = fabsf(x[k]);
         p = a > p ? a : p;
@@ -538,9 +590,9 @@ static void glide_acc(sf_gain *g, float coef, const float *RESTRICT x, float *RE
 
 /* Both sides of one output pair: dl += gl*xl, dr += gr*xr. The constant case
  * is the two-output bare loop; the per-sample formula is the same in both. */
-static void acc_pair(sf_gain *gl, sf_gain *gr, float coef, const float *RESTRICT xl,
+INLINE void acc_pair(sf_gain *gl, sf_gain *gr, float coef, const float *RESTRICT xl,
                      const float *RESTRICT xr, float *RESTRICT dl, float *RESTRICT dr, int n) {
-    if (gl->cur == gl->target && gr->cur == gr->target) {
+    if (__builtin_expect(gl->cur == gl->target && gr->cur == gr->target, 1)) {
         const float a = gl->cur, b = gr->cur;
         if (a == 0.0f && b == 0.0f) return;
         for (int k = 0; k < n; k++) {
@@ -555,9 +607,7 @@ static void acc_pair(sf_gain *gl, sf_gain *gr, float coef, const float *RESTRICT
 
 static void glide_idle(sf_gain *g, float coef, int n) {
     float cur = g->cur, t = g->target;
-    for (int k = 0; k < n && cur != t; k++) {
-        cur = glide_step(cur, t, coef);
-    }
+    for (int k = 0; k < n && cur != t; k++) cur = glide_step(cur, t, coef);
     g->cur = cur;
 }
 
@@ -573,15 +623,17 @@ static void gain_inplace(sf_gain *g, float coef, float *RESTRICT x, int n) {
         for (; k < n; k++) x[k] *= cur;
 }
 
-static void meter_update(sf_lanes *L, float *peak, float *ms, float bpeak, float bsumsq, int n) {
+/* Peak hold with fall-back and a block-wise exponential mean square, from
+ * factors computed once per block length. */
+INLINE void meter_update(const sf_lanes *L, float *peak, float *ms, float bpeak, float bsumsq) {
     float held = *peak * L->meter_fall_n;
     *peak = bpeak > held ? bpeak : held;
-    *ms = L->meter_ms_n * *ms + (1.0f - L->meter_ms_n) * (bsumsq / (float)n);
+    *ms = L->meter_ms_n * *ms + L->meter_ms_w * bsumsq;
     if (!isfinite(*ms)) *ms = 0.0f;
     if (!isfinite(*peak)) *peak = 0.0f;
 }
 
-/* Copy frames [pos, pos+n) of a looped buffer (one side of it) into dst. */
+/* Copy frames [src_cur, src_cur+n) of a looped buffer (one side) into dst. */
 static void copy_looped(const sf_channel *c, int side, float *RESTRICT dst, int n) {
     const uint32_t len = c->src_frames;
     uint32_t pos = c->src_cur;
@@ -599,6 +651,16 @@ static void copy_looped(const sf_channel *c, int side, float *RESTRICT dst, int 
     }
 }
 
+INLINE void advance_source(sf_channel *c, int n) {
+    if (c->src_kind != SF_SRC_BUFFER || !c->src_data) return;
+    uint32_t p = c->src_cur + (uint32_t)n;
+    c->src_cur = p >= c->src_frames ? p % c->src_frames : p;
+}
+
+/* A channel with no filter, compressor or sidechain role: source, sanitise,
+ * trim/polarity, meter, fader/pan into the master and sends into the buses.
+ * The common case (mono buffer, constant gains) reads the source in place:
+ * one statistics pass, then one two-output pass per live output pair. */
 static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_ch, int n,
                           uint64_t *nonfinite) {
     sf_lanes *L = e->simd;
@@ -606,7 +668,7 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
     const float coef = e->smooth_coef;
     float *S0 = L->scratch, *S1 = L->scratch + mb;
     const int st = c->lanes == 2;
-    const float *x0 = NULL, *x1 = NULL;
+    const float *x0 = NULL, *x1;
     int own = 0; /* x0/x1 point at the scratch (writable) */
 
     if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
@@ -616,9 +678,9 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
             copy_looped(c, 0, S0, n);
             if (st) copy_looped(c, 1, S1, n);
             x0 = S0;
-            x1 = S1;
             own = 1;
         }
+        advance_source(c, n);
     } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in_ch) {
         int i0 = c->src_input;
         int i1 = (st && i0 + 1 < in_ch) ? i0 + 1 : i0;
@@ -626,22 +688,21 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
         if (st)
             for (int k = 0; k < n; k++) S1[k] = in[(size_t)k * (size_t)in_ch + (size_t)i1];
         x0 = S0;
-        x1 = S1;
         own = 1;
     }
-    if (!st) x1 = x0;
 
     if (!x0) {
         /* Silent source: nothing to add, but glides keep their timeline. */
         glide_idle(&c->in_gain, coef, n);
         for (int s = 0; s < 2; s++) glide_idle(&c->out_gain[s], coef, n);
-        for (int b = 0; b < e->n_bus; b++)
-            for (int s = 0; s < 2; s++) glide_idle(&c->send_gain[b][s], coef, n);
-        meter_update(L, &c->peak, &c->ms, 0.0f, 0.0f, n);
+        for (uint32_t live = c->send_live; live; live &= live - 1u)
+            for (int s = 0; s < 2; s++) glide_idle(&c->send_gain[__builtin_ctz(live)][s], coef, n);
+        meter_update(L, &c->peak, &c->ms, 0.0f, 0.0f);
         return;
     }
+    x1 = st ? S1 : x0;
 
-    if (!(c->in_gain.cur == 1.0f && c->in_gain.target == 1.0f)) {
+    if (__builtin_expect(!(c->in_gain.cur == 1.0f && c->in_gain.target == 1.0f), 0)) {
         if (!own) {
             memcpy(S0, x0, sizeof(float) * (size_t)n);
             x0 = x1 = S0;
@@ -655,7 +716,7 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
     float p0, s0, p1 = 0.0f, s1 = 0.0f;
     stats(x0, n, &p0, &s0);
     if (st) stats(x1, n, &p1, &s1);
-    if (!isfinite(s0) || !isfinite(s1)) {
+    if (__builtin_expect(!isfinite(s0) || !isfinite(s1), 0)) {
         if (!own) {
             memcpy(S0, x0, sizeof(float) * (size_t)n);
             x0 = x1 = S0;
@@ -670,12 +731,16 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
         p0 = p1 > p0 ? p1 : p0;
         s0 = 0.5f * (s0 + s1);
     }
-    meter_update(L, &c->peak, &c->ms, p0, s0, n);
+    meter_update(L, &c->peak, &c->ms, p0, s0);
 
     acc_pair(&c->out_gain[0], &c->out_gain[1], coef, x0, x1, e->mix_buf, e->mix_buf + mb, n);
-    for (int b = 0; b < e->n_bus; b++) {
+    for (uint32_t live = c->send_live; live; live &= live - 1u) {
+        const int b = __builtin_ctz(live);
+        sf_gain *g = c->send_gain[b];
         float *bl = e->bus_buf + (size_t)b * 2 * (size_t)mb;
-        acc_pair(&c->send_gain[b][0], &c->send_gain[b][1], coef, x0, x1, bl, bl + mb, n);
+        acc_pair(&g[0], &g[1], coef, x0, x1, bl, bl + mb, n);
+        if (g[0].cur == 0.0f && g[0].target == 0.0f && g[1].cur == 0.0f && g[1].target == 0.0f)
+            c->send_live &= ~(1u << b); /* silent and settled: skip from now on */
     }
 }
 
@@ -701,6 +766,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         L->meter_n = n;
         L->meter_fall_n = powf(e->meter_fall, (float)n);
         L->meter_ms_n = powf(e->ms_coef, (float)n);
+        L->meter_ms_w = (1.0f - L->meter_ms_n) / (float)n;
     }
 
     uint64_t nonfinite = 0, resets = 0;
@@ -744,21 +810,14 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
                 bp = g->peak[l + 1] > bp ? g->peak[l + 1] : bp;
                 bs = 0.5f * (bs + g->ss[l + 1]);
             }
-            meter_update(L, &c->peak, &c->ms, bp, bs, n);
+            meter_update(L, &c->peak, &c->ms, bp, bs);
+            advance_source(c, n);
         }
     }
 
     /* plain channels */
     for (int j = 0; j < L->n_plain; j++)
         plain_channel(e, &e->ch[L->plain[j]], in, in_ch, n, &nonfinite);
-
-    /* buffer sources move on together */
-    for (int i = 0; i < e->n_ch; i++) {
-        sf_channel *c = &e->ch[i];
-        if (c->src_kind != SF_SRC_BUFFER || !c->src_data) continue;
-        uint32_t p = c->src_cur + (uint32_t)n;
-        c->src_cur = p >= c->src_frames ? p % c->src_frames : p;
-    }
 
     /* buses into the master */
     for (int b = 0; b < e->n_bus; b++) {
@@ -770,7 +829,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         float lp, ls, rp, rs;
         block_stats(bl, n, &lp, &ls);
         block_stats(br, n, &rp, &rs);
-        meter_update(L, &bus->peak, &bus->ms, lp > rp ? lp : rp, 0.5f * (ls + rs), n);
+        meter_update(L, &bus->peak, &bus->ms, lp > rp ? lp : rp, 0.5f * (ls + rs));
         for (int k = 0; k < n; k++) {
             mixL[k] += bl[k];
             mixR[k] += br[k];
@@ -791,7 +850,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         clips += cl;
         float p, s;
         block_stats(x, n, &p, &s);
-        meter_update(L, &e->m_peak[side], &e->m_ms[side], p, s, n);
+        meter_update(L, &e->m_peak[side], &e->m_ms[side], p, s);
         float tp = sf_truepeak_block(&e->tp[side], x, n);
         float held = e->m_tp[side] * L->meter_fall_n;
         e->m_tp[side] = tp > held ? tp : held;

@@ -50,8 +50,8 @@ typedef struct sf_group {
     SF_ALIGN float z0[SF_MAX_STAGES][SF_LANES];
     SF_ALIGN float z1[SF_MAX_STAGES][SF_LANES];
 
-    /* compressor (lanes with it off: on = 0, makeup 1, slopes 0) */
-    SF_ALIGN int32_t comp_on[SF_LANES];
+    /* compressor, log2 units (lanes with it off: all 0, a curve of exactly
+     * 0 dB) */
     SF_ALIGN float thr[SF_LANES];
     SF_ALIGN float halfw[SF_LANES];
     SF_ALIGN float kq[SF_LANES];
@@ -90,7 +90,7 @@ typedef struct sf_lanes {
     float *scratch; /* 2 x max_block: plain-path copies */
     /* per-block meter factors, cached for the last block length */
     int meter_n;
-    float meter_fall_n, meter_ms_n;
+    float meter_fall_n, meter_ms_n, meter_ms_w; /* fall^n, a^n, (1-a^n)/n */
     sf_block_fn block;
     const char *kernel; /* name of the kernel set in use */
 } sf_lanes;

@@ -65,13 +65,27 @@ typedef struct sf_gain {
 enum sf_source_kind { SF_SRC_NONE = 0, SF_SRC_BUFFER, SF_SRC_INPUT };
 
 typedef struct sf_channel {
-    /* source */
-    int src_kind;
+    /* Hot: everything the plain path and the per-block loops touch, first,
+     * so a channel costs one or two cache lines per block. */
+    _Alignas(64) int src_kind;
+    int lanes;     /* 1 = mono, 2 = stereo */
     const float *src_data;
     uint32_t src_frames;
+    uint32_t src_cur; /* read position in a buffer source */
     int src_nch;   /* 1 or 2 */
     int src_input; /* first device input channel */
-    int lanes;     /* 1 = mono, 2 = stereo */
+    int dirty;     /* parameters changed: derived state is stale */
+    /* Where the channel runs: lane >= 0 is its first lane (group * SF_LANES +
+     * lane) in the SIMD lane groups (filters, compressor or sidechain key);
+     * -1 is the plain per-channel path. */
+    int lane;
+    uint32_t send_live; /* plain path: bit b, send b is nonzero or gliding */
+    float peak, ms;     /* meters: decaying peak, mean-square for RMS */
+    /* Canonical gains. For a channel in lanes the live copy is in its group
+     * and these are written back only when the layout changes. */
+    sf_gain in_gain;     /* trim x polarity */
+    sf_gain out_gain[2]; /* fader x mute x pan, per side */
+    sf_gain send_gain[SF_MAX_BUSES][2];
 
     /* parameters in engineering units, as last received */
     float trim_db, hpf_freq, comp_thr, comp_ratio, comp_knee, comp_attack, comp_release,
@@ -82,7 +96,6 @@ typedef struct sf_channel {
     int phase, hpf_on, eq_on, comp_on, comp_key, mute, solo;
 
     /* derived, recomputed by the consumer when a parameter changed */
-    int dirty;
     /* Fixed filter slots in signal order: 0 high-pass, 1..4 EQ bands. A slot
      * that is off holds identity coefficients. */
     sf_biquad stage[SF_MAX_STAGES];
@@ -90,28 +103,16 @@ typedef struct sf_channel {
     uint8_t slot_reset; /* slots whose state must restart from rest (lane sync) */
     uint8_t comp_reset; /* compressor turned off: its smoothed reduction restarts */
     uint8_t sync;       /* lane copy of coefficients/targets is stale */
-    /* compressor, derived: threshold, half knee, knee curvature, 1-1/ratio */
-    float comp_halfw, comp_kq, comp_nslope;
-    float att_coef, rel_coef, makeup_lin;
+    /* compressor, derived, in log2 units (1 = 6.02 dB): threshold, half
+     * knee width, knee curvature, 1 - 1/ratio, makeup */
+    float comp_thr2, comp_halfw, comp_kq, comp_nslope, comp_mk2;
+    float att_coef, rel_coef;
     int is_key;        /* some compressor listens to this channel */
+    int lay_lanes, lay_need; /* what the lane layout was built from */
 
-    /* Where the channel runs: lane >= 0 is its first lane (group * SF_LANES +
-     * lane) in the SIMD lane groups (filters, compressor or sidechain key);
-     * -1 is the plain per-channel path. lay_* record what the layout was
-     * built from. */
-    int lane, lay_lanes, lay_need;
-    uint32_t src_cur; /* read position in a buffer source */
-
-    /* Canonical state. For a channel in lanes the live copy is in its group
-     * and these are written back only when the layout changes. */
+    /* canonical filter and compressor state (see the gains above) */
     float z[2][SF_MAX_STAGES][2]; /* [lane][slot][state] transposed DF-II */
-    float comp_gr_db;  /* smoothed gain reduction (dB, >= 0) */
-    sf_gain in_gain;                 /* trim x polarity */
-    sf_gain out_gain[2];             /* fader x mute x pan, per side */
-    sf_gain send_gain[SF_MAX_BUSES][2];
-
-    /* meters (audio side only; published through the snapshot) */
-    float peak, ms; /* decaying peak, mean-square for RMS */
+    float comp_gr;     /* smoothed gain reduction (log2 units, >= 0) */
 } sf_channel;
 
 typedef struct sf_bus {

@@ -50,7 +50,6 @@ void sf_channel_defaults(sf_channel *c, int n_bus) {
     c->fader_db = 0.0f; /* unity, as the parameter vocabulary says (params.py) */
     c->pan = 0.0f;
     for (int b = 0; b < n_bus && b < SF_MAX_BUSES; b++) c->send_db[b] = SF_DB_OFF;
-    c->makeup_lin = 1.0f;
     c->dirty = 1;
 }
 
@@ -99,20 +98,25 @@ void sf_channel_update(sf_engine *e, sf_channel *c) {
     c->slot_on = (uint8_t)on;
 
     /* compressor: time constants (one-pole, per sample) and the static
-     * curve in the form the kernels use: reduction = nslope * over above
-     * the knee, kq * (over + W/2)^2 inside it (Giannoulis et al. 2012). */
+     * curve in the form the kernels use, in log2 units (one unit is
+     * 20*log10(2) = 6.02 dB, so the kernels never scale by dB): reduction
+     * nslope * over above the knee, kq * (over + W/2)^2 inside it
+     * (Giannoulis, Massberg & Reiss, JAES 2012). */
+    const double db = 20.0 * log10(2.0);
     double att = c->comp_attack > 0.01f ? c->comp_attack : 0.01;
     double rel = c->comp_release > 0.1f ? c->comp_release : 0.1;
     c->att_coef = (float)exp(-1.0 / (att * 0.001 * e->rate));
     c->rel_coef = (float)exp(-1.0 / (rel * 0.001 * e->rate));
-    c->makeup_lin = c->comp_on ? sf_db_to_lin(c->comp_makeup) : 1.0f;
-    float ratio = c->comp_ratio >= 1.0f ? c->comp_ratio : 1.0f;
-    float knee = c->comp_knee > 0.0f ? c->comp_knee : 0.0f;
-    c->comp_nslope = 1.0f - 1.0f / ratio;
-    c->comp_halfw = 0.5f * knee;
-    c->comp_kq = knee > 0.0f ? c->comp_nslope / (2.0f * knee) : 0.0f;
+    double ratio = c->comp_ratio >= 1.0f ? c->comp_ratio : 1.0;
+    double knee = (c->comp_knee > 0.0f ? c->comp_knee : 0.0) / db;
+    double nslope = 1.0 - 1.0 / ratio;
+    c->comp_thr2 = (float)(c->comp_thr / db);
+    c->comp_nslope = (float)nslope;
+    c->comp_halfw = (float)(0.5 * knee);
+    c->comp_kq = knee > 0.0 ? (float)(nslope / (2.0 * knee)) : 0.0f;
+    c->comp_mk2 = c->comp_on ? (float)(c->comp_makeup / db) : 0.0f;
     if (!c->comp_on) {
-        c->comp_gr_db = 0.0f;
+        c->comp_gr = 0.0f;
         c->comp_reset = 1;
     }
 
@@ -226,10 +230,8 @@ static void identity_lane(sf_group *g, int l) {
         g->b1[s][l] = g->b2[s][l] = g->na1[s][l] = g->na2[s][l] = 0.0f;
         g->z0[s][l] = g->z1[s][l] = 0.0f;
     }
-    g->comp_on[l] = 0;
-    g->thr[l] = g->halfw[l] = g->kq[l] = g->nslope[l] = g->gr[l] = 0.0f;
+    g->thr[l] = g->halfw[l] = g->kq[l] = g->nslope[l] = g->mk[l] = g->gr[l] = 0.0f;
     g->att[l] = g->rel[l] = 0.0f;
-    g->mk[l] = 1.0f;
     g->in_c[l] = g->in_t[l] = 1.0f; /* idle lanes must not force a gain pass */
     for (int o = 0; o < SF_OUTS_MAX; o++) g->out_c[o][l] = g->out_t[o][l] = 0.0f;
     g->peak[l] = g->ss[l] = 0.0f;
@@ -251,7 +253,7 @@ static void park(sf_engine *e, sf_channel *c) {
             c->z[side][s][1] = g->z1[s][l];
         }
         if (side == 0) {
-            c->comp_gr_db = g->gr[l];
+            c->comp_gr = g->gr[l];
             c->in_gain.cur = g->in_c[l];
         }
         for (int o = 0; o < n_outs(e); o++) lane_gain(c, c->lay_lanes, side, o, &zero)->cur = g->out_c[o][l];
@@ -270,7 +272,7 @@ static void unpark(sf_engine *e, sf_channel *c) {
             g->z0[s][l] = c->z[side][s][0];
             g->z1[s][l] = c->z[side][s][1];
         }
-        g->gr[l] = c->comp_gr_db;
+        g->gr[l] = c->comp_gr;
         g->in_c[l] = c->in_gain.cur;
         for (int o = 0; o < n_outs(e); o++) g->out_c[o][l] = lane_gain(c, c->lanes, side, o, &zero)->cur;
     }
@@ -303,14 +305,15 @@ static void sync_lanes(sf_engine *e, int i) {
             g->na2[s][l] = -q->a2;
             if (c->slot_reset & (1u << s)) g->z0[s][l] = g->z1[s][l] = 0.0f;
         }
-        g->comp_on[l] = c->comp_on ? -1 : 0;
-        g->thr[l] = c->comp_on ? c->comp_thr : 0.0f;
+        /* A lane without a compressor gets a curve that is exactly 0 dB:
+         * its gain computes to exactly 1 (no select needed per sample). */
+        g->thr[l] = c->comp_on ? c->comp_thr2 : 0.0f;
         g->halfw[l] = c->comp_on ? c->comp_halfw : 0.0f;
         g->kq[l] = c->comp_on ? c->comp_kq : 0.0f;
         g->nslope[l] = c->comp_on ? c->comp_nslope : 0.0f;
+        g->mk[l] = c->comp_mk2;
         g->att[l] = c->att_coef;
         g->rel[l] = c->rel_coef;
-        g->mk[l] = c->makeup_lin;
         if (c->comp_reset) g->gr[l] = 0.0f;
         g->in_t[l] = c->in_gain.target;
         for (int o = 0; o < n_outs(e); o++) g->out_t[o][l] = lane_gain(c, c->lanes, side, o, &zero)->target;
@@ -387,9 +390,16 @@ void sf_lanes_commit(sf_engine *e) {
         if (c->lane >= 0) {
             sync_lanes(e, i);
         } else {
-            /* The plain path keeps no filter or compressor state. */
+            /* The plain path keeps no filter or compressor state, and skips
+             * sends that are silent and settled. */
             memset(c->z, 0, sizeof c->z);
-            c->comp_gr_db = 0.0f;
+            c->comp_gr = 0.0f;
+            c->send_live = 0;
+            for (int b = 0; b < e->n_bus; b++)
+                for (int s = 0; s < 2; s++) {
+                    const sf_gain *q = &c->send_gain[b][s];
+                    if (q->cur != 0.0f || q->target != 0.0f) c->send_live |= 1u << b;
+                }
         }
         c->sync = 0;
         c->slot_reset = 0;
