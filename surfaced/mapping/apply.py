@@ -45,7 +45,10 @@ class Inputs:
         """Decode and apply one event (errors are counted by the caller)."""
         decoded = self.router.decode(event, now)
         if not decoded:
-            self.rt.stats.unmapped += 1
+            if self.router.consumed:
+                self.rt.stats.handled += 1  # part of a 14-bit or NRPN message
+            else:
+                self.rt.stats.unmapped += 1
             return
         matched = False
         for key, payload in decoded:

@@ -65,7 +65,10 @@ def summary(m: Mapping) -> str:
 def _match(m: Mapping) -> str:
     match = m.match
     if isinstance(match, MidiMatch):
-        return f"input port ~ /{match.input}/, output port ~ /{match.output}/"
+        inp, out = MidiMatch.regex(match.input), MidiMatch.regex(match.output)
+        if inp == out:
+            return f"MIDI ports matching /{inp}/"
+        return f"input port ~ /{inp}/, output port ~ /{out}/"
     if isinstance(match, OscMatch):
         parts = [f"{k} {v}" for k, v in (("host", match.host), ("port", match.port),
                                           ("prefix", match.prefix)) if v is not None]

@@ -101,7 +101,9 @@ def _match(top: Node, transport: str) -> Match:
         if inp is None and out is None:
             raise node.error("", "give port: (a regular expression searched in port names), "
                                  "or input: and output:")
-        return MidiMatch(inp, out)
+        # In the form surfaced.transports.midi.port_matcher takes ("re:" = searched regex).
+        return MidiMatch(None if inp is None else "re:" + inp,
+                         None if out is None else "re:" + out)
     if transport == "osc":
         node.check_keys(("host", "port", "prefix", "reply_host", "reply_port"), "match (OSC)")
         prefix = node.str_("prefix", None)

@@ -420,8 +420,9 @@ def _feedback(node: Node, env: dict[str, int], inp: InputSpec | None, mode: str,
         own_range = (int(inp.raw_lo), int(inp.raw_hi)) if inp.kind != "osc" else None
     if "feedback" not in node:
         if mode in ("meter", "output"):
-            raise node.error("", f"a control with no input needs feedback: (a {mode} only "
-                                 "shows something)")
+            who = "a meter" if mode == "meter" else "a control with no input"
+            raise node.error("", f"{who} needs feedback: (the message that shows it, "
+                                 "e.g. {cc: 7})")
         if own is None:
             return ()
         if isinstance(target, ActionTarget) and target.kind not in ("page", "modifier"):

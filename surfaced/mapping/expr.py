@@ -101,8 +101,9 @@ class _Parser:
                 return self.unary()
             if tok == "(":
                 node = self.expr()
-                if self.take() != ")":
+                if self.peek() != ")":
                     raise ExprError(f"missing ')' in expression {self.text!r}")
+                self.take()
                 return node
             if tok[0].isdigit():
                 return ("n", _bounded(int(tok, 0)))

@@ -7,7 +7,7 @@ it. Most events map one to one; two need state kept across messages:
 - 14-bit CC: the MSB is held until its LSB arrives (MIDI 1.0: an MSB resets
   the LSB to 0), so a fader moving in 14 bits reports once per step, not
   twice; an MSB with no LSB within `HOLD` seconds is reported alone by
-  `flush`;
+  `flush`. The MSB and LSB controllers belong to the 14-bit control;
 - NRPN / RPN: CC 99/98 (101/100) select the parameter, CC 6/38 carry its
   value (MSB/LSB, the same holding rule), CC 96/97 step it by one. On a
   channel with NRPN inputs these controller numbers belong to the decoder.
@@ -59,9 +59,15 @@ class Router:
         self._param: dict[int, tuple[str, int, int]] = {}  # ch -> (kind, msb, lsb) selected
         self._data: dict[int, tuple[int, float]] = {}  # ch -> pending data MSB
         self._data_msb: dict[int, int] = {}
+        self.consumed = False
 
     def decode(self, event: Event, now: float) -> list[tuple[Key, Payload]]:
-        """The keyed inputs in one event (empty for events no mapping can use)."""
+        """The keyed inputs in one event (empty for events no mapping can use).
+
+        `consumed` tells, after the call, whether an empty result was kept as
+        part of a longer message (an MSB waiting for its LSB, an NRPN number).
+        """
+        self.consumed = False
         kind = event.kind
         if kind == "cc":
             return self._cc(event.channel or 0, event.number or 0, event.value or 0, now)
@@ -81,21 +87,22 @@ class Router:
 
     def _cc(self, ch: int, num: int, value: int, now: float) -> list[tuple[Key, Payload]]:
         if ch in self._nrpn_channels and num in (6, 38, 96, 97, 98, 99, 100, 101):
+            self.consumed = True
             return self._nrpn(ch, num, value, now)
-        out: list[tuple[Key, Payload]] = []
         if (ch, num) in self._cc14_msb:
+            self.consumed = True
             stale = self._pending.pop((ch, num), None)
-            if stale is not None and stale[0] != value:
-                out.append((("cc14", ch, num), stale[0] << 7))
             self._pending[(ch, num)] = (value, now)
-        elif (ch, num) in self._cc14_lsb:
+            if stale is not None and stale[0] != value:
+                return [(("cc14", ch, num), stale[0] << 7)]
+            return []
+        if (ch, num) in self._cc14_lsb:
             msb_cc = self._cc14_lsb[(ch, num)]
             held = self._pending.pop((ch, msb_cc), None)
             msb = held[0] if held is not None else self._last_msb.get((ch, msb_cc), 0)
             self._last_msb[(ch, msb_cc)] = msb
-            out.append((("cc14", ch, msb_cc), msb << 7 | value))
-        out.append((("cc", ch, num), value))
-        return out
+            return [(("cc14", ch, msb_cc), msb << 7 | value)]
+        return [(("cc", ch, num), value)]
 
     def _nrpn(self, ch: int, num: int, value: int, now: float) -> list[tuple[Key, Payload]]:
         kind, msb, lsb = self._param.get(ch, ("", 0x7F, 0x7F))

@@ -193,18 +193,21 @@ class Periodic:
 
 @dataclass(frozen=True)
 class MidiMatch:
-    """Which MIDI ports a surface binds: regular expressions searched in port names."""
+    """Which MIDI ports a surface binds.
+
+    `input` and `output` are patterns in the form
+    `surfaced.transports.midi.port_matcher` takes: ``re:`` and a regular
+    expression searched in the port name (the mapping's ``port:``/``input:``/
+    ``output:``). None: this surface has no such direction.
+    """
 
     input: str | None
     output: str | None
 
-    def input_pattern(self) -> str | None:
-        """The input pattern in the form `surfaced.transports.midi.port_matcher` takes."""
-        return None if self.input is None else "re:" + self.input
-
-    def output_pattern(self) -> str | None:
-        """The output pattern in the form `port_matcher` takes."""
-        return None if self.output is None else "re:" + self.output
+    @staticmethod
+    def regex(pattern: str | None) -> str | None:
+        """The regular expression inside a pattern (for display)."""
+        return None if pattern is None else pattern.removeprefix("re:")
 
 
 @dataclass(frozen=True)

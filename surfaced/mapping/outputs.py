@@ -8,10 +8,11 @@ message, and the order of messages on the wire follows the order in which
 controls became dirty.
 
 Rules applied at flush time:
-- a change this surface made through control X is not sent back to X unless
-  X has ``echo: true`` (the device already shows it); what X now shows is
-  recorded, so a later change back to the old value is not skipped as a
-  duplicate;
+- a change this surface made through control X is not sent back to the
+  address it came in on unless X has ``echo: true`` (the device already
+  shows it); what X now shows is recorded, so a later change back to the old
+  value is not skipped as a duplicate. X's other feedback (a ring on another
+  CC, a label) is sent as usual;
 - a control held by a hand (touch sense, or fake touch after a move) is not
   driven; it is sent the latest value when released;
 - a message identical to the last one sent to the same address is skipped,
@@ -119,9 +120,13 @@ class Feedback:
                 budget -= cost
             del self.dirty[idx]
             st.last_sent = now
+            own = c.input.key() if c.input is not None else None
             for out, events in rendered:
                 key = out.key()
-                if level == RECORD or (level == SEND and self.shown.get(key) == events):
+                # echo: false only holds back the message the change came in on;
+                # a ring on another CC or a label elsewhere is still news.
+                record = level == RECORD and key == own
+                if record or (level <= SEND and self.shown.get(key) == events):
                     self.shown[key] = events
                     continue
                 self.shown[key] = events

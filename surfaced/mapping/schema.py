@@ -130,7 +130,8 @@ class Node:
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             raise self.error(key, f"expected {what}, got {_kind(value)}")
         if not lo <= value <= hi:
-            raise self.error(key, f"expected {what} in {lo:g}..{hi:g}, got {value:g}")
+            span = "" if f"{lo:g}..{hi:g}" in what else f" in {lo:g}..{hi:g}"
+            raise self.error(key, f"expected {what}{span}, got {value:g}")
         return float(value)
 
     def int_(self, key: str, env: Mapping[str, int], default: Any = MISSING, *,
@@ -149,7 +150,8 @@ class Node:
         except ExprError as exc:
             raise self.error(key, f"expected {what}: {exc}") from None
         if not lo <= n <= hi:
-            raise self.error(key, f"expected {what} in {lo}..{hi}, got {n}")
+            span = "" if f"{lo}..{hi}" in what else f" in {lo}..{hi}"
+            raise self.error(key, f"expected {what}{span}, got {n}")
         return n
 
     def choice(self, key: str, choices: Iterable[str], default: Any = MISSING) -> Any:

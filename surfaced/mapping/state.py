@@ -69,68 +69,77 @@ class NavState:
 
 
 class LinkRegistry:
-    """Which surfaces exist on one mixer, to join extenders to their main unit."""
+    """Which surfaces exist on one mixer, to join extenders to their main unit.
+
+    A surface that joins under the `surface_id` of a live one (a mapping
+    reloaded from disk) takes over its state, so the bank survives a reload.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._surfaces: dict[str, weakref.ref[Member]] = {}
-        self._states: dict[str, NavState] = {}
+        self._states: weakref.WeakKeyDictionary[Member, NavState] = weakref.WeakKeyDictionary()
+        self._by_id: dict[str, weakref.ref[Member]] = {}
 
     def join(self, member: Member) -> NavState:
         """Register `member` and return the state it shares (its main unit's, if linked)."""
         with self._lock:
-            self._surfaces[member.surface_id] = weakref.ref(member)
-            state = self._main_state(member) or NavState()
-            self._states[member.surface_id] = state
+            previous = self._by_id.get(member.surface_id)
+            prev = previous() if previous is not None else None
+            state = None
+            if prev is not None and prev is not member:
+                state = self._states.get(prev)
+            if state is None:
+                state = self._main_state(member) or NavState()
+            self._by_id[member.surface_id] = weakref.ref(member)
+            self._states[member] = state
             state.add(member)
             # Extenders that started before their main unit now follow it.
             for other in self._live():
-                if other.link == member.mapping_id and self._states.get(other.surface_id) \
-                        is not state:
+                if other.link == member.mapping_id and member.link is None \
+                        and self._states.get(other) is not state:
                     self._move(other, state)
             return state
 
     def leave(self, member: Member) -> None:
         """Unregister `member`; its extenders continue on their own copy of the state."""
         with self._lock:
-            state = self._states.pop(member.surface_id, None)
-            self._surfaces.pop(member.surface_id, None)
+            state = self._states.pop(member, None)
+            ref = self._by_id.get(member.surface_id)
+            if ref is not None and ref() is member:
+                del self._by_id[member.surface_id]
             if state is None:
                 return
             state.remove(member)
+            if any(m.mapping_id == member.mapping_id for m in state.members()):
+                return  # its replacement (a reload) carries on with the group
             for other in state.members():
-                if other.link == member.mapping_id and self._main_state(other) is None:
+                if other.link == member.mapping_id:
                     own = NavState()
-                    own.bank, own.pages, own.modifiers = state.bank, dict(state.pages), set()
+                    own.bank, own.pages = state.bank, dict(state.pages)
                     self._move(other, own)
 
     def state_of(self, member: Member) -> NavState | None:
         """The state `member` currently shares."""
         with self._lock:
-            return self._states.get(member.surface_id)
+            return self._states.get(member)
 
     def _live(self) -> list[Member]:
-        out = []
-        for ref in list(self._surfaces.values()):
-            m = ref()
-            if m is not None:
-                out.append(m)
-        return out
+        return list(self._states.keys())
 
     def _main_state(self, member: Member) -> NavState | None:
         if member.link is None:
             return None
         for other in self._live():
             if other.mapping_id == member.link and other.link is None:
-                return self._states.get(other.surface_id)
+                return self._states.get(other)
         return None
 
     def _move(self, member: Member, state: NavState) -> None:
-        old = self._states.get(member.surface_id)
+        old = self._states.get(member)
         if old is not None:
             old.remove(member)
         state.add(member)
-        self._states[member.surface_id] = state
+        self._states[member] = state
         member.nav_changed(True)
 
 
