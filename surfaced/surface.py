@@ -98,7 +98,7 @@ class Surface:
                 self._in.handle(event, now)
                 self._sync_nav()
             except Exception as exc:  # a mapping bug must not take the transport down
-                self._rt.error(f"handling {_describe(event)}", exc)
+                self._rt.error("handling input", exc, _describe(event))
 
     def connected(self) -> None:
         """The transport is (re)bound: send the handshake, then the full state."""

@@ -13,7 +13,6 @@ import fnmatch
 from typing import Final
 
 from surfaced.events import Event
-from surfaced.mapping.errors import ExprError
 from surfaced.mapping.inputs import InputValueError, Key, Payload, Router, Step, osc_value
 from surfaced.mapping.model import ActionTarget, InputSpec
 from surfaced.mapping.outputs import FORCE, SEND, Feedback
@@ -25,7 +24,6 @@ from surfaced.mapping.values import (
     picks_up,
     raw_to_position,
 )
-from surfaced.params import ParamError
 
 _ROLE_SPEC: Final = {"input": "input", "inc": "inc", "dec": "dec", "touch": "touch"}
 
@@ -128,8 +126,8 @@ class Inputs:
                 self._relative(idx, self._ticks(idx, spec, payload, captures), now)
             elif c.mode == "absolute":
                 self._absolute(idx, spec, payload, captures, now)
-        except (ParamError, InputValueError, ExprError) as exc:
-            rt.error(f"{c.name} on {key}", exc)
+        except Exception as exc:  # bad input, or the core's queue is full: count, log, go on
+            rt.error(f"control {c.name}", exc, f"{_key_text(key)} = {payload!r:.60}")
         return True
 
     # ----------------------------------------------------------- raw values
@@ -314,3 +312,15 @@ class Inputs:
             self.fb.mark_all()
         elif target.kind == "send":
             self.fb.queued += self.fb.fixed(target.messages, rt.states[idx].env, captures)
+
+
+def _key_text(key: Key) -> str:
+    """An input key as a person reads it: ``cc 0x10 ch 0``, ``pitchbend ch 3``."""
+    kind = key[0]
+    if kind == "osc":
+        return f"osc {str(key[1])[:60]}"
+    if len(key) == 3:
+        return f"{kind} 0x{key[2]:02X} ch {key[1]}"
+    if len(key) == 2:
+        return f"{kind} ch {key[1]}"
+    return str(kind)

@@ -8,11 +8,11 @@ index ranges, ``when:`` makes it depend on pages and modifiers.
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
+from surfaced.mapping.behaviour import read_button, read_encoder, read_scale, read_takeover
 from surfaced.mapping.errors import ExprError
 from surfaced.mapping.expr import Template, eval_range
 from surfaced.mapping.messages import OUTPUT_EXTRA, OUTPUT_ONLY, find_kind, parse_input
@@ -26,19 +26,16 @@ from surfaced.mapping.model import (
     MeterTarget,
     OutSpec,
     ParamTarget,
-    TakeoverSpec,
     Target,
 )
 from surfaced.mapping.schema import Node, kind_of
-from surfaced.mapping.values import BUTTONS, ENCODINGS, TAPERS, ButtonSpec, Curve, EncoderSpec
-from surfaced.mapping.values import ValueScale as _Scale
 from surfaced.params import ParamError, ParamSpec, spec_for
 
 CONTROL_KEYS: Final = (
     "each", "when", *INPUT_KINDS, "channel", "value", "args", "arg", "input_range", "inc",
     "dec", "param", "action", "meter", "button", "values", "hold_time", "encoder", "taper",
     "invert", "range", "curve", "takeover", "touch", "fake_touch", "echo", "feedback", "rate",
-    "source", "floor", "ceiling", "comment",
+    "source", "floor", "ceiling",
 )
 RESERVED: Final = frozenset(("bank", "ch", "value", "strips", "offset"))
 _BIG: Final = 1 << 20  # mix size for checking paths before the real mix is known
@@ -149,10 +146,10 @@ def _compile(node: Node, name: str, stanza: str, env: dict[str, int], ctx: Contr
     mode = _mode(node, targets[0], inp, inc, spec)
     if mode == "output" and touch is not None:
         raise node.error("touch", "touch: needs an input on the same control")
-    scale = _scale(node, spec)
-    button = _button(node, mode, spec)
-    encoder = _encoder(node, mode, inc is not None, ctx)
-    takeover = _takeover(node, mode, ctx)
+    scale = read_scale(node, spec)
+    button = read_button(node, mode, spec)
+    encoder = read_encoder(node, mode, inc is not None, ctx.modifiers)
+    takeover = read_takeover(node, mode, ctx.defaults)
     feedback = _feedback(node, env, inp, mode, target, channel)
     d = ctx.defaults
     rate_default = 10.0 if mode == "meter" else d.float_("rate", 0.0, lo=0.0, hi=1000.0)
@@ -296,118 +293,6 @@ def _mode(node: Node, which: str, inp: InputSpec | None, inc: InputSpec | None,
     if "button" in node or (inp is not None and inp.kind == "note"):
         return "button"
     return "absolute" if inp is not None else "output"
-
-
-def _number(node: Node, key: str, item: Any) -> float:
-    if isinstance(item, str) and item.strip().lower() in ("-inf", "off"):
-        return -math.inf
-    return node.check_float(key, item, -1e9, 1e9, "a value in the parameter's unit")
-
-
-def _scale(node: Node, spec: ParamSpec | None) -> _Scale:
-    rng = None
-    if "range" in node:
-        raw = node.raw("range")
-        if not isinstance(raw, list) or len(raw) != 2:
-            raise node.error("range", "expected [low, high] in the parameter's unit")
-        lo, hi = _number(node, "range", raw[0]), _number(node, "range", raw[1])
-        if spec is not None and not (spec.minimum <= lo < hi <= spec.maximum):
-            raise node.error("range", f"expected low < high within {spec.range_text()}")
-        rng = (lo, hi)
-    curve = Curve()
-    if "curve" in node:
-        raw = node.raw("curve")
-        if isinstance(raw, list):
-            pts = []
-            for item in raw:
-                if not isinstance(item, list) or len(item) != 2:
-                    raise node.error("curve", "expected points like [[0, 0], [0.5, 0.2], [1, 1]]")
-                pts.append((node.check_float("curve", item[0], 0, 1, "a position 0..1"),
-                            node.check_float("curve", item[1], 0, 1, "a position 0..1")))
-            if len(pts) < 2 or any(b[0] <= a[0] or b[1] <= a[1]
-                                   for a, b in itertools.pairwise(pts)):
-                raise node.error("curve", "points must rise in both x and y")
-            curve = Curve(points=tuple(pts))
-        else:
-            curve = Curve(power=node.float_("curve", lo=0.1, hi=10.0, what="a power"))
-    taper = node.choice("taper", TAPERS, "param")
-    if taper == "log" and spec is not None and spec.minimum <= 0 and rng is None:
-        raise node.error("taper", f"a log taper needs a positive range; {spec.path} is "
-                                  f"{spec.range_text()}")
-    return _Scale(invert=node.bool_("invert", False), curve=curve, taper=taper, range=rng)
-
-
-def _button(node: Node, mode: str, spec: ParamSpec | None) -> ButtonSpec | None:
-    for key in ("values", "hold_time"):
-        if key in node and mode != "button":
-            raise node.error(key, f"{key}: is for buttons; this control is {mode}")
-    if mode != "button":
-        return None
-    kind = node.choice("button", BUTTONS, "toggle")
-    values = None
-    if "values" in node:
-        raw = node.raw("values")
-        if not isinstance(raw, list) or len(raw) != 2:
-            raise node.error("values", "expected [off, on] in the parameter's unit")
-        values = (_number(node, "values", raw[0]), _number(node, "values", raw[1]))
-        if spec is not None:
-            for v in values:
-                try:
-                    spec.validate(v)
-                except ParamError as exc:
-                    raise node.error("values", str(exc)) from None
-    elif spec is not None and not spec.is_bool:
-        raise node.error("button", f"{spec.path} is not on/off; give values: [off, on] "
-                                   f"({spec.range_text()})")
-    return ButtonSpec(kind, values, node.float_("hold_time", 0.4, lo=0.05, hi=10.0,
-                                                what="seconds"))
-
-
-def _encoder(node: Node, mode: str, incdec: bool, ctx: ControlContext) -> EncoderSpec | None:
-    if mode != "relative":
-        return None
-    raw = node.raw("encoder", {} if incdec else None)
-    if raw is None:
-        raise node.error("encoder", "expected an encoding or {encoding: ..., step: ...}")
-    if isinstance(raw, str):
-        raw = {"encoding": raw}
-        enc = Node(raw, node.file, node.key_path("encoder"), node.line_of("encoder"))
-    else:
-        enc = node.child("encoder") or Node({}, node.file, "encoder", node.line)
-    enc.check_keys(("encoding", "step", "acceleration", "fine", "fine_factor", "wrap"),
-                   "encoder")
-    encoding = enc.choice("encoding", ENCODINGS, "inc-dec" if incdec else "twos-complement")
-    if (encoding == "inc-dec") != incdec:
-        raise enc.error("encoding", "inc-dec needs inc: and dec: messages (and they need "
-                                    "encoding inc-dec)")
-    fine = enc.raw("fine", None)
-    if fine is not None and fine not in ctx.modifiers:
-        raise enc.error("fine", f"expected a modifier declared under modifiers: "
-                                f"({', '.join(ctx.modifiers) or 'none declared'})")
-    return EncoderSpec(
-        encoding=encoding, step=enc.float_("step", 0.01, lo=1e-6, hi=1.0, what="a position step"),
-        acceleration=enc.float_("acceleration", 1.0, lo=1.0, hi=4.0, what="an exponent"),
-        fine=fine, fine_factor=enc.float_("fine_factor", 0.1, lo=0.001, hi=1.0, what="a factor"),
-        wrap=enc.bool_("wrap", False),
-    )
-
-
-def _takeover(node: Node, mode: str, ctx: ControlContext) -> TakeoverSpec:
-    d = ctx.defaults
-    default_mode = d.choice("takeover", ("jump", "pickup"), "jump")
-    default_threshold = d.float_("threshold", 0.03, lo=0.0, hi=1.0, what="a position distance")
-    if "takeover" in node and mode != "absolute":
-        raise node.error("takeover", f"soft takeover is for absolute controls; this is {mode}")
-    raw = node.raw("takeover", default_mode)
-    if isinstance(raw, dict):
-        sub = node.child("takeover")
-        assert sub is not None
-        sub.check_keys(("mode", "threshold"), "takeover")
-        return TakeoverSpec(sub.choice("mode", ("jump", "pickup"), "pickup"),
-                            sub.float_("threshold", default_threshold, lo=0.0, hi=1.0))
-    if raw not in ("jump", "pickup"):
-        raise node.error("takeover", f"expected jump, pickup or {{mode:, threshold:}}, got {raw!r}")
-    return TakeoverSpec(str(raw), default_threshold)
 
 
 def _feedback(node: Node, env: dict[str, int], inp: InputSpec | None, mode: str,

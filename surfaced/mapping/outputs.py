@@ -51,6 +51,8 @@ class Feedback:
         self.shown: dict[tuple[object, ...], tuple[Event, ...]] = {}
         self.queued: list[Event] = []  # replies from `send:` actions
         self._meter_due: dict[float, float] = {}
+        self._meters_idx = [i for i, c in enumerate(rt.controls)
+                            if isinstance(c.target, MeterTarget)]
         self._keepalive_due: list[float] = [0.0] * len(rt.mapping.keepalive)
         self._tokens = 0.0
         self._token_time: float | None = None
@@ -223,7 +225,8 @@ class Feedback:
     def _meters(self, now: float) -> None:
         rt = self.rt
         snapshot = None
-        for idx, c in enumerate(rt.controls):
+        for idx in self._meters_idx:
+            c = rt.controls[idx]
             target = c.target
             if not isinstance(target, MeterTarget) or not rt.states[idx].active:
                 continue
@@ -247,7 +250,7 @@ class Feedback:
                 except (ExprError, ValueError) as exc:
                     rt.error(f"meter {c.name}", exc)
         if snapshot is not None:
-            for rate in {c.rate for c in rt.controls if isinstance(c.target, MeterTarget)}:
+            for rate in {rt.controls[i].rate for i in self._meters_idx}:
                 if now >= self._meter_due.get(rate, 0.0):
                     # Keep to the rate's grid so one late tick does not shift every later one.
                     due = self._meter_due.get(rate, now) + 1.0 / rate

@@ -115,7 +115,9 @@ class Runtime:
             st = self.states[idx]
             st.env = self.env_for(idx)
             st.path, st.spec, st.meter = None, None, None
-            st.expect, st.phys, st.touched, st.fake_until = None, None, False, 0.0
+            # The hardware has not moved (phys stays), but the value it controls
+            # did: soft takeover must pick the new one up.
+            st.expect, st.touched, st.fake_until = None, False, 0.0
             target = c.target
             try:
                 if isinstance(target, ParamTarget):
@@ -180,13 +182,19 @@ class Runtime:
         return self.mapping.bank_step or max(self.nav.width(), self.mapping.strips, 1)
 
     # --------------------------------------------------------------- errors
-    def error(self, what: str, exc: BaseException | str) -> None:
-        """Count an error and log it (the 1st, 2nd, 4th, 8th... of each kind)."""
+    def error(self, what: str, exc: BaseException | str, detail: str = "") -> None:
+        """Count an error and log it: the 1st, 2nd, 4th, 8th... of each kind.
+
+        `what` names the control or step (it and the exception type make the
+        kind); `detail` says which event, and varies freely.
+        """
         self.stats.errors += 1
-        n = self._log_counts[what] = self._log_counts.get(what, 0) + 1
+        kind = f"{what}:{type(exc).__name__}"
+        n = self._log_counts[kind] = self._log_counts.get(kind, 0) + 1
         if n & (n - 1) == 0:
-            log.warning("surface %s (%s): %s: %s%s", self.surface_id, self.mapping.name, what,
-                        exc, f" (seen {n} times)" if n > 1 else "")
+            log.warning("surface %s (%s): %s%s: %s%s", self.surface_id, self.mapping.name, what,
+                        f" on {detail}" if detail else "", exc,
+                        f" (seen {n} times)" if n > 1 else "")
 
     def set(self, idx: int, value: float | str) -> None:
         """Set control `idx`'s parameter from this surface (ParamError propagates)."""
