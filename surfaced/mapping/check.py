@@ -73,7 +73,9 @@ def _match(m: Mapping) -> str:
         parts = [f"{k} {v}" for k, v in (("host", match.host), ("port", match.port),
                                           ("prefix", match.prefix)) if v is not None]
         return "OSC peer " + (", ".join(parts) or "any")
-    return f"serial id {match.id!r} (reserved)"
+    which = [f"{k} {v}" for k, v in (("serial number", match.serial_number),
+                                      ("by-id", match.by_id), ("port", match.port)) if v]
+    return f"serial box by {', '.join(which)} at {match.baudrate} baud"
 
 
 def _span(specs: list[InputSpec | OutSpec | None]) -> str:

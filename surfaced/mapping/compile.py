@@ -11,7 +11,13 @@ import re
 from pathlib import Path
 from typing import Final
 
-from surfaced.mapping.controls import CONTROL_KEYS, ControlContext, compile_stanza, expand
+from surfaced.mapping.controls import (
+    CONTROL_KEYS,
+    ControlContext,
+    check_transport,
+    compile_stanza,
+    expand,
+)
 from surfaced.mapping.errors import MappingError
 from surfaced.mapping.messages import find_kind, parse_output
 from surfaced.mapping.model import (
@@ -75,8 +81,8 @@ def compile_mapping(top: Node, mapping_id: str) -> Mapping:
         file=top.file, strips=strips, offset=offset, transport=transport, pages=pages,
         modifiers=modifiers, defaults=defaults,
     )
-    handshake = _messages(top, "handshake", env)
-    keepalive = _keepalive(top, env)
+    handshake = _messages(top, "handshake", env, transport)
+    keepalive = _keepalive(top, env, transport)
     output = top.child("output")
     max_rate = 0.0
     if output is not None:
@@ -116,8 +122,16 @@ def _match(top: Node, transport: str) -> Match:
             reply_host=node.str_("reply_host", None),
             reply_port=node.int_("reply_port", {}, None, lo=1, hi=65535, what="a port"),
         )
-    node.check_keys(("id",), "match (serial)")
-    return SerialMatch(str(node.raw("id")))
+    node.check_keys(("serial_number", "by_id", "port", "baudrate"), "match (serial)")
+    found = SerialMatch(
+        serial_number=node.str_("serial_number", None), by_id=node.str_("by_id", None),
+        port=node.str_("port", None),
+        baudrate=node.int_("baudrate", {}, 115200, lo=300, hi=4_000_000, what="a baud rate"),
+    )
+    if found.serial_number is None and found.by_id is None and found.port is None:
+        raise node.error("", "give serial_number: (the box's USB serial number), by_id: "
+                             "(a /dev/serial/by-id path or glob) or port:")
+    return found
 
 
 def _regex(node: Node, key: str) -> str | None:
@@ -181,7 +195,7 @@ def _pages(top: Node) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
     return pages, tuple(modifiers)
 
 
-def _messages(node: Node, key: str, env: dict[str, int]) -> tuple[OutSpec, ...]:
+def _messages(node: Node, key: str, env: dict[str, int], transport: str) -> tuple[OutSpec, ...]:
     out: list[OutSpec] = []
     for n, (item, line) in enumerate(node.items_list(key)):
         if not isinstance(item, dict):
@@ -191,12 +205,13 @@ def _messages(node: Node, key: str, env: dict[str, int]) -> tuple[OutSpec, ...]:
         kind = find_kind(msg, INPUT_KINDS, "a message", required=True)
         assert kind is not None
         msg.check_keys((kind, "channel", "value", "args", "each"), f"a {kind} message")
+        check_transport(msg, kind, transport)
         for _, sub_env in expand(msg, env["strips"], env["offset"]):
             out.append(parse_output(msg, sub_env, kind, fixed=True))
     return tuple(out)
 
 
-def _keepalive(top: Node, env: dict[str, int]) -> tuple[Periodic, ...]:
+def _keepalive(top: Node, env: dict[str, int], transport: str) -> tuple[Periodic, ...]:
     out: list[Periodic] = []
     for n, (item, line) in enumerate(top.items_list("keepalive")):
         node = Node(item, top.file, f"keepalive[{n}]", line)
@@ -204,7 +219,7 @@ def _keepalive(top: Node, env: dict[str, int]) -> tuple[Periodic, ...]:
             raise node.error("", "expected {every: SECONDS, send: [messages]}")
         node.check_keys(("every", "send"), "a keep-alive")
         every = node.float_("every", lo=0.01, hi=3600.0, what="seconds")
-        out.append(Periodic(every, _messages(node, "send", env)))
+        out.append(Periodic(every, _messages(node, "send", env, transport)))
     return tuple(out)
 
 

@@ -131,12 +131,14 @@ def _compile(node: Node, name: str, stanza: str, env: dict[str, int], ctx: Contr
                                 f"{ctx.strips - 1} (set strips: at the top)")
     channel = ctx.defaults.int_("channel", {}, 0, lo=0, hi=15, what="a MIDI channel")
     kind = find_kind(node, INPUT_KINDS, f"control {stanza!r}", required=False)
+    if kind is not None:
+        check_transport(node, kind, ctx.transport)
     inp = parse_input(node, env, kind, channel) if kind else None
-    inc = _sub_input(node, "inc", env, channel)
-    dec = _sub_input(node, "dec", env, channel)
+    inc = _sub_input(node, "inc", env, channel, ctx.transport)
+    dec = _sub_input(node, "dec", env, channel, ctx.transport)
     if (inc is None) != (dec is None):
         raise node.error("inc" if inc is None else "dec", "inc: and dec: come together")
-    touch = _sub_input(node, "touch", env, channel)
+    touch = _sub_input(node, "touch", env, channel, ctx.transport)
     targets = [k for k in ("param", "action", "meter") if k in node]
     if len(targets) != 1:
         raise node.error(targets[1] if targets else "",
@@ -150,7 +152,7 @@ def _compile(node: Node, name: str, stanza: str, env: dict[str, int], ctx: Contr
     button = read_button(node, mode, spec)
     encoder = read_encoder(node, mode, inc is not None, ctx.modifiers)
     takeover = read_takeover(node, mode, ctx.defaults)
-    feedback = _feedback(node, env, inp, mode, target, channel)
+    feedback = _feedback(node, env, inp, mode, target, channel, ctx.transport)
     d = ctx.defaults
     rate_default = 10.0 if mode == "meter" else d.float_("rate", 0.0, lo=0.0, hi=1000.0)
     return Control(
@@ -168,12 +170,21 @@ def _compile(node: Node, name: str, stanza: str, env: dict[str, int], ctx: Contr
     )
 
 
-def _sub_input(node: Node, key: str, env: dict[str, int], channel: int) -> InputSpec | None:
+def check_transport(node: Node, kind: str, transport: str) -> None:
+    """Refuse a message kind the transport cannot carry (MIDI surfaces speak MIDI, others OSC)."""
+    if (transport == "midi") != (kind != "osc"):
+        want = "MIDI messages (note:, cc:, ...)" if transport == "midi" else "osc: messages"
+        raise node.error(kind, f"a {transport} surface sends and receives {want}")
+
+
+def _sub_input(node: Node, key: str, env: dict[str, int], channel: int,
+               transport: str) -> InputSpec | None:
     sub = node.child(key)
     if sub is None:
         return None
     kind = find_kind(sub, INPUT_KINDS, key, required=True)
     assert kind is not None
+    check_transport(sub, kind, transport)
     sub.check_keys((kind, "channel", "value", "args", "arg"), f"{key}")
     return parse_input(sub, env, kind, channel)
 
@@ -269,6 +280,7 @@ def _action(node: Node, env: dict[str, int], ctx: ControlContext) -> ActionTarge
         k = find_kind(msg, INPUT_KINDS, "a message", required=True)
         assert k is not None
         msg.check_keys((k, "channel", "value", "args"), f"a {k} message")
+        check_transport(msg, k, ctx.transport)
         messages.append(_parse_output(msg, env, k, fixed=True))
     return ActionTarget("send", messages=tuple(messages))
 
@@ -296,7 +308,7 @@ def _mode(node: Node, which: str, inp: InputSpec | None, inc: InputSpec | None,
 
 
 def _feedback(node: Node, env: dict[str, int], inp: InputSpec | None, mode: str,
-              target: Target, channel: int) -> tuple[OutSpec, ...]:
+              target: Target, channel: int, transport: str) -> tuple[OutSpec, ...]:
     own = None
     own_range: tuple[int, int] | None = None
     if inp is not None and inp.kind != "sysex":
@@ -329,5 +341,6 @@ def _feedback(node: Node, env: dict[str, int], inp: InputSpec | None, mode: str,
         if kind is None:
             out.append(_parse_output(msg, env, "", address=own, default_range=own_range))
         else:
+            check_transport(msg, kind, transport)
             out.append(_parse_output(msg, env, kind, channel=channel))
     return tuple(out)

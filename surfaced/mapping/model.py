@@ -235,9 +235,17 @@ class OscMatch:
 
 @dataclass(frozen=True)
 class SerialMatch:
-    """A DIY serial box by its id (reserved: bound in a later issue)."""
+    """A DIY box on a USB serial line, as `surfaced.transports.serial.SerialTransport` finds it.
 
-    id: str
+    By its USB `serial_number`, a `by_id` path or glob (/dev/serial/by-id/...)
+    or a plain `port` path; it speaks OSC over SLIP, so its controls use
+    ``osc:`` messages.
+    """
+
+    serial_number: str | None = None
+    by_id: str | None = None
+    port: str | None = None
+    baudrate: int = 115200
 
 
 Match = MidiMatch | OscMatch | SerialMatch

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from surfaced.mapping import MappingError, MidiMatch, load_mapping
+from surfaced.mapping import MappingError, MidiMatch, OscMatch, SerialMatch, load_mapping
 from surfaced.mapping.model import ActionTarget, ParamTarget
 
 GOOD = """\
@@ -125,6 +125,14 @@ BAD = [
      6, "controls.fader", "needs feedback:"),
     (GOOD + "    feedback: {note: 1, value: '${value + nope}'}\n",
      10, "controls.fader.feedback.value", "unknown name 'nope'"),
+    (replace("    cc: ${strip}", "    osc: /fader${strip}"),
+     8, "controls.fader.osc", "a midi surface sends and receives MIDI messages"),
+    (replace("transport: midi\nmatch: {port: box}", "transport: serial\nmatch: {port: /dev/x}"),
+     8, "controls.fader.cc", "a serial surface sends and receives osc: messages"),
+    (replace("match: {port: box}", "match: {}"),
+     3, "match", "give port:"),
+    (replace("transport: midi\nmatch: {port: box}", "transport: serial\nmatch: {baudrate: 9600}"),
+     3, "match", "give serial_number:"),
     ("- just\n- a list\n",
      1, "", "expected a mapping (name:, transport:, controls: ...), got a list"),
 ]
@@ -141,6 +149,21 @@ def test_bad_mappings_say_file_line_key_and_what_was_expected(
     assert (err.file, err.line, err.key) == (str(path), line, key), str(err)
     assert words in err.expected, str(err)
     assert str(err).startswith(f"{path}:{line}: ")
+
+
+def test_serial_and_osc_matches(tmp_path: Path) -> None:
+    serial = GOOD.replace("transport: midi\nmatch: {port: box}",
+                          "transport: serial\nmatch: {serial_number: '5503', baudrate: 57600}"
+                          ).replace("cc: ${strip}", "osc: /fader/${strip}")
+    m = load_mapping(write(tmp_path, serial))
+    assert m.match == SerialMatch(serial_number="5503", baudrate=57600)
+    osc = serial.replace("transport: serial", "transport: osc").replace(
+        "{serial_number: '5503', baudrate: 57600}", "{host: 10.0.0.2, port: 8000, prefix: /f}")
+    m = load_mapping(write(tmp_path, osc))
+    assert m.match == OscMatch(host="10.0.0.2", port=8000, prefix="/f")
+    assert m.match.accepts("10.0.0.2", 8000, "/fader/1")
+    assert not m.match.accepts("10.0.0.3", 8000, "/fader/1")
+    assert not m.match.accepts("10.0.0.2", 8000, "/mix/1")
 
 
 def test_unreadable_and_missing_files(tmp_path: Path) -> None:
