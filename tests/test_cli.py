@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,4 +73,6 @@ def test_run_plays_through_jack_and_devices_lists_it(jack: object) -> None:
     r = surfaced("run", "--seconds", "2.5", "--block", "64")
     assert r.returncode == 0, r.stderr
     assert "playing through system" in r.stdout
-    assert "xruns 0" in r.stdout.splitlines()[-1]
+    # the summary counts xruns (whether there were any depends on the machine's load;
+    # tests/native/test_live_audio.py holds the stream to zero on an idle server)
+    assert re.search(r"stopped after 2\.\d s; xruns \d+", r.stdout.splitlines()[-1])
