@@ -38,6 +38,7 @@ typedef float vfu __attribute__((vector_size(KW * 4), may_alias, aligned(4)));
 typedef int32_t via __attribute__((vector_size(KW * 4), may_alias));
 
 #define NSL (SF_LANES / KW) /* vectors per group */
+#define INLINE static inline __attribute__((always_inline))
 #define RESTRICT restrict
 
 /* ---------------- vector helpers ---------------- */
@@ -147,6 +148,26 @@ static inline vf vglide_step(vf cur, vf t, float coef) {
 /* ---------------- lane groups: gather and scatter ---------------- */
 
 static const float zero_row[SF_CHUNK] __attribute__((aligned(64)));
+
+/* Ask for a buffer source's next frames [off, off+m) ahead of use: each
+ * channel reads a few cache lines per block from its own buffer, too short
+ * a stream for the hardware prefetcher, so the next channel's (or group's)
+ * lines are requested while the current one is processed. */
+INLINE void prefetch_source(const sf_channel *c, int off, int m) {
+    if (c->src_kind != SF_SRC_BUFFER || !c->src_data) return;
+    uint32_t pos = c->src_cur + (uint32_t)off;
+    if (pos >= c->src_frames) pos %= c->src_frames;
+    uint32_t end = pos + (uint32_t)m;
+    if (end > c->src_frames) end = c->src_frames; /* the loop start is found later */
+    const char *p = (const char *)(c->src_data + (size_t)pos * (size_t)c->src_nch);
+    const char *q = (const char *)(c->src_data + (size_t)end * (size_t)c->src_nch);
+    for (; p < q; p += 64) __builtin_prefetch(p, 0, 3);
+}
+
+static void prefetch_group(const sf_engine *e, const sf_group *g, int off, int m) {
+    for (int l = 0; l < SF_LANES; l++)
+        if (g->ch[l] >= 0 && !g->side[l]) prefetch_source(&e->ch[g->ch[l]], off, m);
+}
 
 /* One lane's source for frames [off, off+m) of the block: a pointer into a
  * mono buffer when the whole tile range is contiguous there (the transpose
@@ -514,8 +535,6 @@ static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *REST
 
 /* ---------------- plain path: one channel, fused loops ---------------- */
 
-#define INLINE static inline __attribute__((always_inline))
-
 /* Peak and sum of squares in one pass; a non-finite sum flags NaN/Inf
  * (x*x of a NaN or an infinity never gives back a finite sum). */
 INLINE void stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
@@ -781,14 +800,17 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         int m = n - off < SF_CHUNK ? n - off : SF_CHUNK;
         uint64_t used = 0;
         if (L->two_pass) {
-            for (int gi = 0; gi < L->n_groups; gi++)
+            for (int gi = 0; gi < L->n_groups; gi++) {
+                if (gi + 1 < L->n_groups) prefetch_group(e, &L->groups[gi + 1], off, m);
                 front(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, in, in_ch,
                       off, m, &nonfinite, &resets);
+            }
             for (int gi = 0; gi < L->n_groups; gi++)
                 back(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, L->det, m,
                      &used, &resets);
         } else {
             for (int gi = 0; gi < L->n_groups; gi++) {
+                if (gi + 1 < L->n_groups) prefetch_group(e, &L->groups[gi + 1], off, m);
                 front(e, &L->groups[gi], L->x, L->det, in, in_ch, off, m, &nonfinite, &resets);
                 back(e, &L->groups[gi], L->x, L->det, L->det, m, &used, &resets);
             }
@@ -816,8 +838,10 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
     }
 
     /* plain channels */
-    for (int j = 0; j < L->n_plain; j++)
+    for (int j = 0; j < L->n_plain; j++) {
+        if (j + 2 < L->n_plain) prefetch_source(&e->ch[L->plain[j + 2]], 0, n);
         plain_channel(e, &e->ch[L->plain[j]], in, in_ch, n, &nonfinite);
+    }
 
     /* buses into the master */
     for (int b = 0; b < e->n_bus; b++) {

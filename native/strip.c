@@ -155,20 +155,34 @@ static void *zalloc64(size_t n) {
     return p;
 }
 
-/* The kernel set for this process, chosen once: every engine (live stream
- * and offline render alike) runs the same code, so their outputs match bit
- * for bit. SURFACED_KERNEL=generic forces the portable set (tests, bench). */
+/* The kernel set for this process, chosen once, when the first engine is
+ * created: every engine (live stream and offline render alike) runs the
+ * same code, so their outputs match bit for bit. SURFACED_KERNEL=generic in
+ * the environment forces the portable set (tests, benchmarks). */
+static _Atomic int kernel_choice; /* 0 undecided, 1 generic, 2 avx2 */
+
 static sf_block_fn pick_kernel(const char **name) {
-    const char *want = getenv("SURFACED_KERNEL");
-    int generic = want && strcmp(want, "generic") == 0;
+    int k = atomic_load(&kernel_choice);
+    if (!k) {
+        const char *want = getenv("SURFACED_KERNEL");
+        k = 1;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (!generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        __builtin_cpu_init();
+        if (!(want && strcmp(want, "generic") == 0) && __builtin_cpu_supports("avx2") &&
+            __builtin_cpu_supports("fma"))
+            k = 2;
+#else
+        (void)want;
+#endif
+        int expected = 0;
+        if (!atomic_compare_exchange_strong(&kernel_choice, &expected, k)) k = expected;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    if (k == 2) {
         *name = "avx2";
         return sf_block_avx2;
     }
 #endif
-    (void)generic;
     *name = "generic";
     return sf_block_generic;
 }
