@@ -110,7 +110,12 @@ class Inputs:
             if role == "touch":
                 self._touch(idx, self._is_press(spec, payload, captures))
             elif role in ("inc", "dec"):
-                n = payload.n if isinstance(payload, Step) else 1
+                if isinstance(payload, Step):
+                    n = payload.n
+                elif self._is_press(spec, payload, captures):
+                    n = 1
+                else:
+                    return True  # the release of an inc/dec button moves nothing
                 self._relative(idx, n if role == "inc" else -n, now)
             elif c.mode == "action":
                 pressed = self._is_press(spec, payload, captures)

@@ -24,6 +24,7 @@ Rules applied at flush time:
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Final
@@ -62,7 +63,8 @@ class Feedback:
         """Mixer subscriber: queue only (runs on the changing thread, under its lock)."""
         cur = self.rt.current
         own = None
-        if change.source == self.rt.surface_id and cur is not None:
+        if change.source == self.rt.surface_id and cur is not None \
+                and cur[0] == threading.get_ident():
             own = cur[1]
         self.inbox.append((change.path, change.source, own))
 

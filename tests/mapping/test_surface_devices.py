@@ -118,6 +118,16 @@ def test_all_four_relative_encodings(rig, tmp_path: Path, ch: int, up: Event,  #
     assert r.mixer.get(f"ch/{ch}/pan") == 1.0  # clamped at the end of travel
 
 
+def test_inc_dec_buttons_step_on_press_only(rig, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = rig(ENCODERS.replace("inc: {cc: 4}\n        dec: {cc: 5}",
+                             "inc: {note: 4}\n        dec: {note: 5}"), tmp_path)
+    r.feed(note(4, 127), note(4, 0), note(4, 100), Event("note_off", channel=0, number=4,
+                                                         value=0))
+    assert r.mixer.get("ch/4/pan") == pytest.approx(0.2)
+    r.feed(note(5, 127), note(5, 0))
+    assert r.mixer.get("ch/4/pan") == pytest.approx(0.1)
+
+
 def test_encoder_acceleration_from_timing(rig, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     r = rig(ENCODERS.replace("step: 0.05}}\n      signmag", "step: 0.01, acceleration: 2}}\n"
                              "      signmag"), tmp_path)
