@@ -25,7 +25,7 @@ from surfaced.events import Event
 from surfaced.mixer import Mixer
 from surfaced.osc_native import NativeOsc
 from surfaced.session import Session
-from surfaced.transports.midi import MidiTransport, MidiTransportError
+from surfaced.transports.midi import MidiTransport
 from surfaced.transports.osc import OscListener
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class SurfaceBinding:
     path: Path
     mtime: float
     surface: Any  # surfaced.surface.Surface
-    transport: MidiTransport | None = None
+    transport: Any = None  # MidiTransport, SerialTransport or _OscPeer
     errors: list[str] = field(default_factory=list)
 
 
@@ -96,7 +96,10 @@ class Daemon:
             self.osc.append(listener)
 
     def _on_osc(self, event: Event) -> None:
-        if self.native is not None:
+        binding = self._osc_surface_for(event) if self.bindings else None
+        if binding is not None:
+            binding.surface.handle(event)
+        elif self.native is not None:
             self.native.handle(event)
 
     def _osc_reply(self, peer: str, packet: bytes) -> bool:
@@ -108,12 +111,13 @@ class Daemon:
 
     # ------------------------------------------------------------- surfaces
     def start_surfaces(self) -> None:
-        """Bind every enabled MIDI mapping to a transport that watches for its ports."""
+        """Bind every enabled mapping to a transport that watches for its device."""
         for path in self.config.mapping_files():
             self._bind(path)
 
     def _bind(self, path: Path) -> None:
         from surfaced.mapping import MappingError
+        from surfaced.mapping.model import MidiMatch, OscMatch, SerialMatch
         from surfaced.surface import Surface, load_mapping
 
         try:
@@ -121,51 +125,68 @@ class Daemon:
         except MappingError as exc:
             self.on_status(f"mapping not loaded: {exc}")
             return
-        if mapping.transport != "midi":
-            return  # OSC and serial surfaces bind through their own transports
-        loop = self.loop
-        assert loop is not None
         binding = SurfaceBinding(path, path.stat().st_mtime, None)
-        sid = f"surface:{path.stem}"
+        sid = f"surface:{mapping.id}"
 
-        def deliver(event: Event) -> None:  # rtmidi's thread -> the loop
-            loop.call_soon_threadsafe(self._handle, binding, event)
-
-        def reconnected() -> None:
-            loop.call_soon_threadsafe(self._connected, binding)
+        # Surface methods are thread-safe: transports call them from their own
+        # threads directly, which keeps an event's path to the core short.
+        def deliver(event: Event) -> None:
+            binding.surface.handle(event)
 
         def status(online: bool) -> None:
-            loop.call_soon_threadsafe(self._status, binding, online)
+            self.on_status(f"{mapping.id}: {'online' if online else 'offline'}")
+            if not online:
+                binding.surface.disconnected()
+
+        def reconnected() -> None:
+            binding.surface.connected()
 
         match = mapping.match
-        transport = MidiTransport(deliver, input=match.input, output=match.output,
-                                  api=self.config.midi_api, source=sid,
-                                  client_name="surfaced", on_status=status,
-                                  on_reconnect=reconnected)
+        transport: Any
+        if isinstance(match, MidiMatch):
+            transport = MidiTransport(deliver, input=match.input, output=match.output,
+                                      api=self.config.midi_api, source=sid,
+                                      client_name="surfaced", on_status=status,
+                                      on_reconnect=reconnected)
+        elif isinstance(match, SerialMatch):
+            from surfaced.transports.serial import SerialTransport
+
+            transport = SerialTransport(deliver, port=match.port,
+                                        serial_number=match.serial_number, by_id=match.by_id,
+                                        baudrate=match.baudrate, source=sid, on_status=status,
+                                        on_reconnect=reconnected)
+        elif isinstance(match, OscMatch):
+            transport = _OscPeer(self, match)
+        else:  # pragma: no cover - the schema admits no other kind
+            return
         binding.transport = transport
         binding.surface = Surface(mapping, self.mixer, transport.send, sid)
         try:
             transport.start()
-        except MidiTransportError as exc:
+        except Exception as exc:  # a device that cannot be opened must not stop the daemon
             self.on_status(f"{path.name}: {exc}")
             binding.surface.close()
             return
-        # on_reconnect fired inside start() if the device is there already:
-        # the loop will call connected() once, as for every later (re)bind.
+        # A transport that found its device inside start() has already called
+        # reconnected(): the surface got its handshake and full state there.
         self.bindings.append(binding)
 
-    def _handle(self, binding: SurfaceBinding, event: Event) -> None:
-        if binding.surface is not None:
-            binding.surface.handle(event)
+    def _osc_surface_for(self, event: Event) -> SurfaceBinding | None:
+        from surfaced.transports.osc import parse_source
 
-    def _connected(self, binding: SurfaceBinding) -> None:
-        if binding.surface is not None:
-            binding.surface.connected()
-
-    def _status(self, binding: SurfaceBinding, online: bool) -> None:
-        self.on_status(f"{binding.path.stem}: {'online' if online else 'offline'}")
-        if not online and binding.surface is not None:
-            binding.surface.disconnected()
+        try:
+            _proto, host, port = parse_source(event.source)
+        except ValueError:
+            return None
+        for b in self.bindings:
+            if isinstance(b.transport, _OscPeer) and b.transport.match.accepts(
+                    host, port, event.address):
+                first = b.transport.peer is None
+                b.transport.peer = (host, port)
+                if first:  # a new peer needs the whole picture before anything else
+                    b.surface.connected()
+                return b
+        return None
 
     def check_reload(self) -> None:
         """Reload every mapping file whose modification time changed."""
@@ -190,9 +211,7 @@ class Daemon:
                 self.on_status(f"reload refused, keeping the previous mapping: {exc}")
                 continue
             old = b.surface
-            assert b.transport is not None
-            b.surface = Surface(mapping, self.mixer, b.transport.send, old.surface_id
-                                if hasattr(old, "surface_id") else f"surface:{b.path.stem}")
+            b.surface = Surface(mapping, self.mixer, b.transport.send, f"surface:{mapping.id}")
             old.close()
             self.reloads += 1
             self.on_status(f"{b.path.name}: reloaded")
@@ -241,3 +260,45 @@ class Daemon:
         self.osc.clear()
         if self.driver is not None:
             self.driver.stop()
+
+
+class _OscPeer:
+    """The transport of an OSC surface: the daemon's listeners, one peer's address.
+
+    Input arrives through the daemon's OSC listeners (routed by the mapping's
+    match); feedback goes to the mapping's reply address, or back to where the
+    peer last sent from.
+    """
+
+    def __init__(self, daemon: Daemon, match: Any) -> None:
+        self.daemon = daemon
+        self.match = match
+        self.peer: tuple[str, int] | None = None
+        if match.reply_host is not None and match.reply_port is not None:
+            self.peer = (match.reply_host, match.reply_port)
+
+    @property
+    def online(self) -> bool:
+        return self.peer is not None
+
+    def start(self) -> None:
+        """Nothing to open: the listeners are already running."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def send(self, event: Event) -> bool:
+        from surfaced.transports.osc_codec import encode_event
+
+        if self.peer is None:
+            return False
+        host, port = self.peer
+        if self.match.reply_host is not None:
+            host = self.match.reply_host
+        if self.match.reply_port is not None:
+            port = self.match.reply_port
+        packet = encode_event(event)
+        for listener in self.daemon.osc:
+            if listener.config.protocol == "udp":
+                return listener.send_to(host, port, packet)
+        return False
