@@ -22,7 +22,7 @@ from typing import Any, Final
 from surfaced.mapping.errors import ExprError
 from surfaced.mapping.expr import Expr, Template
 from surfaced.mapping.feedback import RING_MODES, check_text_format, ring
-from surfaced.mapping.model import INPUT_KINDS, InputSpec, OutSpec
+from surfaced.mapping.model import InputSpec, OutSpec
 from surfaced.mapping.schema import Node, kind_of
 from surfaced.mapping.sysex import SysexTemplate
 
@@ -121,9 +121,6 @@ def parse_input(node: Node, env: Mapping[str, int], kind: str, channel: int = 0)
     value = None
     if "value" in node:
         value = node.int_("value", env, lo=0, hi=16383, what="a raw value to match")
-    for key in OUTPUT_ONLY:
-        if key in node:
-            raise node.error(key, f"{key}: belongs in feedback:, not on the input")
     return InputSpec(raw_lo=lo, raw_hi=hi, value=value, **fields)
 
 
@@ -225,7 +222,3 @@ def _osc_out_arg(node: Node, item: Any, env: Mapping[str, int]) -> str | int | f
         return node.check_int("args", item, env, -(2**31), 2**31, "an integer")
     return item
 
-
-def input_kinds() -> tuple[str, ...]:
-    """Every kind key an input may use."""
-    return INPUT_KINDS

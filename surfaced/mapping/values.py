@@ -112,11 +112,6 @@ def raw_to_position(raw: float, lo: float, hi: float) -> float:
     return 0.0 if hi == lo else clamp01((raw - lo) / (hi - lo))
 
 
-def position_to_raw(position: float, lo: int, hi: int) -> int:
-    """A 0..1 position as the nearest raw output number in lo..hi."""
-    return round(lo + (hi - lo) * clamp01(position))
-
-
 # ------------------------------------------------------------------ buttons
 @dataclass(frozen=True)
 class ButtonSpec:
