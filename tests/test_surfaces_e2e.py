@@ -1,0 +1,221 @@
+"""Surfaces end to end over real JACK MIDI ports: a test plays the controller.
+
+The daemon runs its real transports against a JACK server (dummy driver); the
+test opens virtual ports named like a Mackie Control and a nanoKONTROL2,
+moves controls, and reads the exact bytes the daemon sends back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import rtmidi
+
+from surfaced.config import Config
+from surfaced.daemon import Daemon
+from surfaced.session import ChannelConfig, Session, Source
+from surfaced.tapers import fader_position
+
+pytestmark = pytest.mark.jack
+
+MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
+
+
+class Controller:
+    """A hardware controller stand-in: one JACK MIDI output and input with the device's name."""
+
+    def __init__(self, client: str, port: str) -> None:
+        self.client, self.port = client, port
+        self.received: list[list[int]] = []
+        self.open()
+
+    def open(self) -> None:
+        self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, self.client)
+        self.out.open_virtual_port(self.port)
+        self.inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, self.client)
+        self.inp.ignore_types(sysex=False)
+        self.inp.open_virtual_port(self.port)
+
+    def close(self) -> None:
+        self.out.close_port()
+        self.inp.close_port()
+        del self.out, self.inp
+
+    def send(self, *msg: int) -> None:
+        self.out.send_message(list(msg))
+
+    def drain(self) -> list[list[int]]:
+        while (m := self.inp.get_message()) is not None:
+            self.received.append(m[0])
+        return self.received
+
+    async def wait_for(self, pred: Callable[[list[int]], bool], timeout: float = 5.0,
+                       what: str = "") -> list[int]:
+        """Wait for a message (received since the last clear) that satisfies pred."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.drain()
+            for msg in self.received:
+                if pred(msg):
+                    return msg
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"never received {what}; got {self.received[-20:]}")
+
+    def clear(self) -> None:
+        self.drain()
+        self.received.clear()
+
+
+def session(n: int = 16) -> Session:
+    s = Session(path="<test>", buses=4)
+    s.channels = [ChannelConfig(f"Ch{i}", Source("generator", "sine"),
+                                {"fader": -6.0, "pan": -1.0} if i == 1 else {"fader": "-inf"})
+                  for i in range(1, n + 1)]
+    return s
+
+
+@asynccontextmanager
+async def daemon(enable: list[str], dirs: list[Path] | None = None) -> AsyncIterator[Daemon]:
+    cfg = Config(headless=True, block=64, midi_api="jack", osc=[], enable=enable,
+                 mapping_dirs=dirs or [])
+    d = Daemon(cfg, session(), on_status=lambda m: None)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        yield d
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def until(pred: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def pb(channel: int, value: int) -> list[int]:
+    return [0xE0 | channel, value & 0x7F, value >> 7]
+
+
+def fader_value(db: float) -> int:
+    return round(fader_position(db) * 16383)
+
+
+def lcd_text(msgs: list[list[int]], offset: int) -> str:
+    for m in reversed(msgs):
+        if m[:7] == [0xF0, 0x00, 0x00, 0x66, 0x14, 0x12, offset]:
+            return bytes(m[7:-1]).decode("ascii")
+    return ""
+
+
+def test_mackie_control_end_to_end(jack: object, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        mcu = Controller("mcuctl", "MCU")
+        user = tmp_path / "mappings"
+        user.mkdir()
+        shutil.copy(MAPPINGS / "mackie-control.yaml", user / "mackie-control.yaml")
+        async with daemon(["mackie-control"], [user]) as d:
+            await until(lambda: bool(d.bindings) and d.bindings[0].transport.online,
+                        what="the MCU binding")
+            b = d.bindings[0]
+            # handshake then the whole surface: device query, names, fader positions
+            await mcu.wait_for(lambda m: m == [0xF0, 0, 0, 0x66, 0x14, 0, 0xF7],
+                               what="device query")
+            await mcu.wait_for(lambda m: m == pb(0, fader_value(-6.0)), what="fader 1 at -6 dB")
+            await until(lambda: lcd_text(mcu.drain(), 0).startswith("Ch1"), what="LCD name")
+
+            # the user moves fader 1 to 0 dB: the mix follows, the motor gets the echo
+            mcu.clear()
+            before = d.engine.meters().master.peak[0]
+            mcu.send(*pb(0, fader_value(0.0)))
+            await until(lambda: abs(float(d.mixer.get("ch/1/fader"))) < 0.05,
+                        what="ch/1/fader at 0 dB")
+            await mcu.wait_for(lambda m: m == pb(0, fader_value(0.0)), what="motor echo")
+            await asyncio.sleep(0.6)
+            assert d.engine.meters().master.peak[0] > before * 1.5  # +6 dB on the meter
+
+            # mute button: the mix mutes, the LED lights
+            mcu.send(0x90, 0x10, 127)
+            mcu.send(0x90, 0x10, 0)
+            await mcu.wait_for(lambda m: m == [0x90, 0x10, 127], what="mute LED on")
+            assert d.mixer.get("ch/1/mute") == 1.0
+
+            # touch: while held, another source's moves never drive the motor
+            mcu.send(0x90, 0x68, 127)
+            await until(lambda: b.surface.stats.handled > 0 and
+                        "surface:mackie-control" in d.mixer.touched_by("ch/1/fader"),
+                        what="touch registered")
+            mcu.clear()
+            d.mixer.set("ch/1/fader", -20.0, "test")
+            await asyncio.sleep(0.3)
+            assert [m for m in mcu.drain() if m[0] == 0xE0] == []
+            mcu.send(0x90, 0x68, 0)  # release: the motor goes to the latest value
+            await mcu.wait_for(lambda m: m == pb(0, fader_value(-20.0)), what="value on release")
+
+            # bank right: the surface now shows channels 9-16, every strip re-sent
+            mcu.clear()
+            mcu.send(0x90, 0x2F, 127)
+            mcu.send(0x90, 0x2F, 0)
+            await until(lambda: lcd_text(mcu.drain(), 0).startswith("Ch9"), what="bank LCD")
+            await mcu.wait_for(lambda m: m == pb(0, 0), what="strip 1 = ch 9 at -inf")
+            mcu.send(*pb(0, fader_value(-3.0)))
+            await until(lambda: d.mixer.get("ch/9/fader") == pytest.approx(-3.0, abs=0.05),
+                        what="fader 1 drives ch/9 after banking")
+            mcu.send(0x90, 0x2E, 127)  # back to bank 1
+            mcu.send(0x90, 0x2E, 0)
+            await until(lambda: lcd_text(mcu.drain(), 0).startswith("Ch1"), what="bank back")
+
+            # the port vanishes and returns: offline, re-bound, state re-sent
+            mcu.close()
+            await until(lambda: not b.transport.online, what="offline")
+            mcu.received.clear()
+            mcu.open()
+            await until(lambda: b.transport.online, timeout=8, what="re-bound")
+            await mcu.wait_for(lambda m: m == [0xF0, 0, 0, 0x66, 0x14, 0, 0xF7],
+                               what="handshake again")
+            await mcu.wait_for(lambda m: m == pb(0, fader_value(-20.0)), what="state again")
+
+            # a mapping edit on disk is picked up without stopping anything
+            path = user / "mackie-control.yaml"
+            text = path.read_text().replace("param: ch/${ch}/mute", "param: ch/${ch}/solo")
+            path.write_text(text)
+            await until(lambda: d.reloads == 1, timeout=5, what="reload")
+            mcu.send(0x90, 0x10, 127)
+            mcu.send(0x90, 0x10, 0)
+            await until(lambda: d.mixer.get("ch/1/solo") == 1.0, what="mute button now solos")
+            assert d.engine.meters().master.frames > 0
+        mcu.close()
+
+    asyncio.run(scenario())
+
+
+def test_nanokontrol2_soft_takeover(jack: object) -> None:
+    async def scenario() -> None:
+        nano = Controller("korgctl", "nanoKONTROL2 SLIDER/KNOB")
+        async with daemon(["korg-nanokontrol2"]) as d:
+            await until(lambda: bool(d.bindings) and d.bindings[0].transport.online,
+                        what="the nanoKONTROL2 binding")
+            # ch/1/fader sits at -6 dB (position ~0.675); the physical slider is at the top
+            nano.send(0xB0, 0, 127)
+            await asyncio.sleep(0.3)
+            assert d.mixer.get("ch/1/fader") == -6.0, "a far slider must not jump the mix"
+            # the user brings the slider down through the current value: picked up
+            for v in range(120, 60, -4):
+                nano.send(0xB0, 0, v)
+                await asyncio.sleep(0.01)
+            await until(lambda: d.mixer.get("ch/1/fader") != -6.0, what="pick-up")
+            assert d.bindings[0].surface.stats.handled > 0
+
+        nano.close()
+
+    asyncio.run(scenario())
