@@ -9,6 +9,7 @@ is docs/examples/config.yaml.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from typing import Any
 from surfaced.transports.osc import OscListenerConfig
 from surfaced.yamlmarks import YamlError, line_of, load_file
 
-SHIPPED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
+def _shipped_mappings() -> Path:
+    """mappings/ of the source tree, or where a wheel install put them."""
+    here = Path(__file__).resolve().parent.parent / "mappings"
+    return here if here.is_dir() else Path(sys.prefix) / "share" / "surfaced" / "mappings"
+
+
+SHIPPED_MAPPINGS = _shipped_mappings()
 _TOP = ("session", "audio", "midi", "osc", "mappings", "feedback_rate")
 
 

@@ -106,37 +106,37 @@ class Learned:
     yaml: str
 
 
-def infer(events: list[Event], param: str) -> Learned | None:
-    """The mapping stanza for the control that sent `events` (one control's messages)."""
+def infer(events: list[Event], param: str, name: str = "learned") -> Learned | None:
+    """The mapping stanza (under `controls:`) for the control that sent `events`."""
     if not events:
         return None
     first = events[0]
-    ch = (first.channel or 0) + 1
+    ch = first.channel or 0
+    head = f"  {name}:\n"
+    tail = f"    param: {param}\n"
     if first.kind == "osc":
-        return Learned("osc", f"- input: {{osc: \"{first.address}\"}}\n  param: {param}\n")
+        return Learned("osc", f'{head}    osc: "{first.address}"\n{tail}')
     if first.kind == "pitchbend":
-        return Learned("pitchbend",
-                       f"- input: {{pitchbend: {{channel: {ch}}}}}\n  param: {param}\n")
+        return Learned("pitchbend", f"{head}    pitchbend: {ch}\n{tail}")
     if first.kind in ("note_on", "note_off"):
-        return Learned("note", f"- input: {{note: {first.number}, channel: {ch}}}\n"
-                       f"  param: {param}\n  button: toggle\n")
+        return Learned("note", f"{head}    note: {first.number}\n    channel: {ch}\n{tail}"
+                       "    button: toggle\n")
     if first.kind == "cc":
         numbers = {e.number for e in events if e.kind == "cc"}
         n = first.number or 0
         if n < 32 and n + 32 in numbers:  # MSB followed by its LSB: a 14-bit control
-            return Learned("cc14", f"- input: {{cc14: {n}, channel: {ch}}}\n  param: {param}\n")
+            return Learned("cc14", f"{head}    cc14: {n}\n    channel: {ch}\n{tail}")
         values = {e.value for e in events if e.kind == "cc" and e.number == n}
         # A relative encoder only ever says "a little up / a little down".
-        if values and values <= {1, 2, 3, 125, 126, 127} and len(events) > 2:
-            return Learned("relative", f"- input: {{cc: {n}, channel: {ch}, "
-                           f"relative: twos-complement}}\n  param: {param}\n")
-        if values and values <= {61, 62, 63, 65, 66, 67} and len(events) > 2:
-            return Learned("relative", f"- input: {{cc: {n}, channel: {ch}, "
-                           f"relative: offset64}}\n  param: {param}\n")
-        return Learned("cc", f"- input: {{cc: {n}, channel: {ch}}}\n  param: {param}\n")
-    if first.kind == "program":
-        return Learned("program", f"- input: {{program: {first.value}, channel: {ch}}}\n"
-                       f"  param: {param}\n")
+        encoding = None
+        if len(events) > 2 and values and values <= {1, 2, 3, 125, 126, 127}:
+            encoding = "twos-complement"
+        elif len(events) > 2 and values and values <= {61, 62, 63, 65, 66, 67}:
+            encoding = "offset-64"
+        if encoding is not None:
+            return Learned("relative", f"{head}    cc: {n}\n    channel: {ch}\n{tail}"
+                           f"    encoder: {{encoding: {encoding}, step: 0.01}}\n")
+        return Learned("cc", f"{head}    cc: {n}\n    channel: {ch}\n{tail}")
     return None
 
 

@@ -89,7 +89,7 @@ def test_learn_prints_the_stanza_for_the_moved_control(jack: object) -> None:
             ctl.send_message([0xB2, 21, v])
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
-        assert "input: {cc: 21, channel: 3}" in out and "param: ch/2/fader" in out
+        assert "    cc: 21\n    channel: 2\n    param: ch/2/fader\n" in out
     finally:
         ctl.close_port()
         del ctl
@@ -99,6 +99,26 @@ def ev(kind: str, **kw: object) -> Event:
     return Event(kind, source="t", **kw)  # type: ignore[arg-type]
 
 
+def test_learned_stanzas_are_valid_mappings(tmp_path: Path) -> None:
+    from surfaced.mapping import load_mapping
+
+    cases = [
+        [ev("pitchbend", channel=1, value=100)],
+        [ev("cc", channel=0, number=7, value=1), ev("cc", channel=0, number=39, value=5)],
+        [ev("cc", channel=0, number=16, value=v) for v in (1, 1, 127)],
+        [ev("cc", channel=0, number=16, value=v) for v in (65, 65, 63)],
+        [ev("note_on", channel=0, number=16, value=127)],
+        [ev("cc", channel=3, number=21, value=64)],
+    ]
+    for i, events in enumerate(cases):
+        learned = infer(events, "ch/1/mute" if events[0].kind == "note_on" else "ch/1/pan")
+        assert learned is not None
+        path = tmp_path / f"m{i}.yaml"
+        path.write_text("name: Learned\ntransport: midi\nmatch: {port: x}\ncontrols:\n"
+                        + learned.yaml)
+        assert len(load_mapping(path).controls) == 1
+
+
 def test_infer_recognises_each_kind_of_control() -> None:
     assert infer([ev("pitchbend", channel=0, value=100)], "ch/1/fader").kind == "pitchbend"
     cc14 = [ev("cc", channel=0, number=7, value=1), ev("cc", channel=0, number=39, value=5)]
@@ -106,7 +126,7 @@ def test_infer_recognises_each_kind_of_control() -> None:
     rel = [ev("cc", channel=0, number=16, value=v) for v in (1, 1, 127)]
     assert "twos-complement" in infer(rel, "ch/1/pan").yaml  # type: ignore[union-attr]
     off = [ev("cc", channel=0, number=16, value=v) for v in (65, 65, 63)]
-    assert "offset64" in infer(off, "ch/1/pan").yaml  # type: ignore[union-attr]
+    assert "offset-64" in infer(off, "ch/1/pan").yaml  # type: ignore[union-attr]
     note = [ev("note_on", channel=0, number=16, value=127)]
     assert "button: toggle" in infer(note, "ch/1/mute").yaml  # type: ignore[union-attr]
     assert describe(ev("osc", address="/a", args=(1, 2.5))) == "t  osc /a 1 2.5"
