@@ -17,6 +17,7 @@ from typing import Any
 from surfaced.transports.osc import OscListenerConfig
 from surfaced.yamlmarks import YamlError, line_of, load_file
 
+
 def _shipped_mappings() -> Path:
     """mappings/ of the source tree, or where a wheel install put them."""
     here = Path(__file__).resolve().parent.parent / "mappings"
