@@ -763,6 +763,81 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
     }
 }
 
+/* The common plain channel: mono, read in place, no trim, constant gains,
+ * audible. Several of them in a row share one pass over the master pair. */
+INLINE int plain_simple(const sf_channel *c, int n) {
+    return c->src_kind == SF_SRC_BUFFER && c->src_data && c->lanes == 1 && c->src_nch == 1 &&
+           c->src_cur + (uint32_t)n <= c->src_frames && c->in_gain.cur == 1.0f &&
+           c->in_gain.target == 1.0f && c->out_gain[0].cur == c->out_gain[0].target &&
+           c->out_gain[1].cur == c->out_gain[1].target &&
+           (c->out_gain[0].cur != 0.0f || c->out_gain[1].cur != 0.0f);
+}
+
+/* dl += sum_i a_i x_i, dr += sum_i b_i x_i, channel after channel in each
+ * frame: the same operations, in the same order, as K separate passes (so
+ * the same bits), with a K-th of the loads and stores of the outputs. */
+INLINE void acc_group(float *RESTRICT dl, float *RESTRICT dr, const float *const *x,
+                      const float *a, const float *b, int n, const int K) {
+    const float *RESTRICT x0 = x[0], *RESTRICT x1 = x[1 % K], *RESTRICT x2 = x[2 % K],
+                          *RESTRICT x3 = x[3 % K];
+    for (int k = 0; k < n; k++) {
+        float l = dl[k], r = dr[k];
+        l += a[0] * x0[k];
+        r += b[0] * x0[k];
+        if (K > 1) {
+            l += a[1] * x1[k];
+            r += b[1] * x1[k];
+        }
+        if (K > 2) {
+            l += a[2] * x2[k];
+            r += b[2] * x2[k];
+        }
+        if (K > 3) {
+            l += a[3] * x3[k];
+            r += b[3] * x3[k];
+        }
+        dl[k] = l;
+        dr[k] = r;
+    }
+}
+
+/* K (2..4) simple plain channels. Returns 0, having changed nothing, when
+ * one of them carries NaN/Inf: the caller then takes them one by one. */
+static int plain_group(sf_engine *e, sf_channel *const *cs, int K, int n) {
+    sf_lanes *L = e->simd;
+    const int mb = e->max_block;
+    const float *x[4];
+    float a[4], b[4], p[4], s[4];
+    for (int i = 0; i < K; i++) {
+        x[i] = cs[i]->src_data + cs[i]->src_cur;
+        stats(x[i], n, &p[i], &s[i]);
+        if (!isfinite(s[i])) return 0;
+        a[i] = cs[i]->out_gain[0].cur;
+        b[i] = cs[i]->out_gain[1].cur;
+    }
+    float *dl = e->mix_buf, *dr = e->mix_buf + mb;
+    switch (K) {
+        case 2: acc_group(dl, dr, x, a, b, n, 2); break;
+        case 3: acc_group(dl, dr, x, a, b, n, 3); break;
+        default: acc_group(dl, dr, x, a, b, n, 4); break;
+    }
+    for (int i = 0; i < K; i++) {
+        sf_channel *c = cs[i];
+        meter_update(L, &c->peak, &c->ms, p[i], s[i]);
+        for (uint32_t live = c->send_live; live; live &= live - 1u) {
+            const int bus = __builtin_ctz(live);
+            sf_gain *g = c->send_gain[bus];
+            float *bl = e->bus_buf + (size_t)bus * 2 * (size_t)mb;
+            acc_pair(&g[0], &g[1], e->smooth_coef, x[i], x[i], bl, bl + mb, n);
+            if (g[0].cur == 0.0f && g[0].target == 0.0f && g[1].cur == 0.0f &&
+                g[1].target == 0.0f)
+                c->send_live &= ~(1u << bus);
+        }
+        advance_source(c, n);
+    }
+    return 1;
+}
+
 /* ---------------- the block ---------------- */
 
 static void block_stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
@@ -838,9 +913,21 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
     }
 
     /* plain channels */
-    for (int j = 0; j < L->n_plain; j++) {
-        if (j + 2 < L->n_plain) prefetch_source(&e->ch[L->plain[j + 2]], 0, n);
+    for (int j = 0; j < L->n_plain;) {
+        sf_channel *cs[4];
+        int K = 0;
+        while (K < 4 && j + K < L->n_plain && plain_simple(&e->ch[L->plain[j + K]], n)) {
+            cs[K] = &e->ch[L->plain[j + K]];
+            K++;
+        }
+        for (int i = j + K; i < j + K + 4 && i < L->n_plain; i++)
+            prefetch_source(&e->ch[L->plain[i]], 0, n);
+        if (K >= 2 && plain_group(e, cs, K, n)) {
+            j += K;
+            continue;
+        }
         plain_channel(e, &e->ch[L->plain[j]], in, in_ch, n, &nonfinite);
+        j++;
     }
 
     /* buses into the master */
