@@ -71,6 +71,8 @@ int sf_push_source_none(sf_engine *e, int ch);
 int sf_push_rewind(sf_engine *e);
 int sf_push_capture(sf_engine *e, float *buf, uint32_t frames);
 int sf_push_reset_meters(sf_engine *e);
+int sf_push_probe(sf_engine *e, uint32_t id);
+uint32_t sf_probe_read(sf_engine *e, uint64_t *applied_ns);
 void sf_settle(sf_engine *e);
 int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
                int nframes);

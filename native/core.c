@@ -3,9 +3,11 @@
  * snapshot and the block function's outer shell (denormal mode, chunking).
  * The per-block DSP lives in strip.c.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sf_internal.h"
 
@@ -184,6 +186,17 @@ int sf_push_capture(sf_engine *e, float *buf, uint32_t frames) {
     return push(e, &m);
 }
 
+int sf_push_probe(sf_engine *e, uint32_t id) {
+    sf_msg m = {.kind = SF_MSG_PROBE, .frames = id};
+    return push(e, &m);
+}
+
+uint32_t sf_probe_read(sf_engine *e, uint64_t *applied_ns) {
+    uint32_t id = atomic_load_explicit(&e->probe_id, memory_order_acquire);
+    if (applied_ns) *applied_ns = atomic_load_explicit(&e->probe_ns, memory_order_relaxed);
+    return id;
+}
+
 int sf_push_reset_meters(sf_engine *e) {
     sf_msg m = {.kind = SF_MSG_RESET_METERS};
     return push(e, &m);
@@ -271,6 +284,17 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             e->cap_len = m->frames;
             atomic_store_explicit(&e->cap_pos, 0, memory_order_release);
             break;
+        case SF_MSG_PROBE:
+            if (!e->block_ns) {
+                /* Only blocks that carry a probe read the clock (vDSO, no
+                 * system call). */
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                e->block_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+            }
+            atomic_store_explicit(&e->probe_ns, e->block_ns, memory_order_relaxed);
+            atomic_store_explicit(&e->probe_id, m->frames, memory_order_release);
+            break;
         case SF_MSG_RESET_METERS:
             sf_loudness_reset(&e->loud);
             sf_truepeak_reset(&e->tp[0]);
@@ -288,6 +312,7 @@ static void drain(sf_engine *e) {
     sf_queue *q = e->queue;
     uint_fast32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
     uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+    e->block_ns = 0;
     while (tail != head) {
         apply_msg(e, &q->slots[tail]);
         tail = (tail + 1u) & (SF_QUEUE_CAP - 1u);

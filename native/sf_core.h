@@ -112,6 +112,11 @@ int sf_push_rewind(sf_engine *e);
 int sf_push_capture(sf_engine *e, float *buf, uint32_t frames);
 /* Reset peak holds, true-peak max and integrated loudness. */
 int sf_push_reset_meters(sf_engine *e);
+/* Latency probe (benchmarks): the block that drains it records its start time
+ * (CLOCK_MONOTONIC ns), readable with sf_probe_read. Pushed right after a
+ * parameter change, it marks the block in which that change took effect. */
+int sf_push_probe(sf_engine *e, uint32_t id);
+uint32_t sf_probe_read(sf_engine *e, uint64_t *applied_ns);
 
 /* Settle every smoothed value at its target now (before audio starts:
  * offline renders and tests that want the first sample exact). */

@@ -21,7 +21,8 @@ enum sf_msg_kind {
     SF_MSG_SOURCE_NONE,
     SF_MSG_REWIND,
     SF_MSG_CAPTURE,
-    SF_MSG_RESET_METERS
+    SF_MSG_RESET_METERS,
+    SF_MSG_PROBE
 };
 
 typedef struct sf_msg {
@@ -165,6 +166,11 @@ struct sf_engine {
     float *cap_buf;
     uint32_t cap_len;
     atomic_uint cap_pos;
+
+    /* latency probe: the id of the last probe drained and when its block began */
+    atomic_uint probe_id;
+    atomic_uint_fast64_t probe_ns;
+    uint64_t block_ns; /* start of the block being drained, 0 = not read yet */
 
     sf_snapshot snap;
 };

@@ -195,6 +195,20 @@ class Engine:
         with self._lock:
             _check(lib.sf_push_reset_meters(self._ptr), "reset meters")
 
+    def probe(self, probe_id: int) -> None:
+        """Queue a latency probe behind the changes queued so far (benchmarks).
+
+        The block that drains it records its own start time; see `probe_result`.
+        """
+        with self._lock:
+            _check(lib.sf_push_probe(self._ptr, probe_id & 0xFFFFFFFF), "probe")
+
+    def probe_result(self) -> tuple[int, int]:
+        """(id of the last probe drained, CLOCK_MONOTONIC ns its block began)."""
+        ns = ffi.new("uint64_t *")
+        pid = lib.sf_probe_read(self._ptr, ns)
+        return int(pid), int(ns[0])
+
     def settle(self) -> None:
         """Apply queued changes and jump every glide to its target (audio stopped only)."""
         with self._lock:

@@ -275,3 +275,19 @@ def test_loudness_of_stereo_sine_follows_ebu_tech_3341(level: float) -> None:
     assert m.short_term_lufs == pytest.approx(level, abs=0.1)
     assert m.integrated_lufs == pytest.approx(level, abs=0.1)
     assert 20 * np.log10(max(m.true_peak_max)) == pytest.approx(level, abs=0.1)
+
+
+def test_latency_probe_marks_the_block_that_applied_a_change() -> None:
+    import time
+
+    e = engine_with([dc(0.5)], ch__1__pan=-1.0)
+    e.process(64)
+    e.set("ch/1/fader", -6.0)
+    e.probe(42)
+    assert e.probe_result()[0] == 0  # nothing drained yet
+    t0 = time.monotonic_ns()
+    y = e.process(64)
+    t1 = time.monotonic_ns()
+    pid, ns = e.probe_result()
+    assert pid == 42 and t0 <= ns <= t1
+    assert y[-1, 0] < 0.5  # and that block did start gliding to -6 dB
