@@ -48,6 +48,7 @@ class Config:
     block: int = 256
     headless: bool = False
     midi_api: str | None = None
+    midi_poll_ms: float = 0.25  # JACK input polling period (see transports/midi.py)
     osc: list[OscListenerConfig] = field(default_factory=lambda: [
         OscListenerConfig("udp", "127.0.0.1", 9000),
         OscListenerConfig("tcp", "127.0.0.1", 9000, "size"),
@@ -104,6 +105,10 @@ def load_config(path: str | Path | None = None) -> Config:
     if not isinstance(midi, dict):
         raise _fail(name, data, "midi", "midi", "expected a mapping (api)")
     cfg.midi_api = midi.get("api")
+    poll = midi.get("poll_ms", cfg.midi_poll_ms)
+    if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0.05 <= poll <= 10:
+        raise _fail(name, midi, "poll_ms", "midi.poll_ms", "expected milliseconds 0.05..10")
+    cfg.midi_poll_ms = float(poll)
     if "osc" in data:
         cfg.osc = []
         listeners = data["osc"] or []

@@ -147,7 +147,8 @@ class Daemon:
             transport = MidiTransport(deliver, input=match.input, output=match.output,
                                       api=self.config.midi_api, source=sid,
                                       client_name="surfaced", on_status=status,
-                                      on_reconnect=reconnected)
+                                      on_reconnect=reconnected,
+                                      poll_interval=self.config.midi_poll_ms / 1000.0)
         elif isinstance(match, SerialMatch):
             from surfaced.transports.serial import SerialTransport
 
