@@ -43,7 +43,6 @@ from jack_server import jack_server  # noqa: E402
 from surfaced.config import Config  # noqa: E402
 from surfaced.daemon import Daemon  # noqa: E402
 from surfaced.engine import Engine  # noqa: E402
-from surfaced.events import Event  # noqa: E402
 from surfaced.mixer import Change, Mixer  # noqa: E402
 from surfaced.osc_native import NativeOsc  # noqa: E402
 from surfaced.session import ChannelConfig, Session, Source  # noqa: E402
