@@ -12,7 +12,7 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [
-    "core.c", "strip.c", "kern_avx2.c", "dsp.c", "stream.c",
+    "core.c", "strip.c", "kern_avx2.c", "kern_avx512.c", "dsp.c", "stream.c",
     "loudness.c", "truepeak.c",
 ]
 HEADERS = ["sf_core.h", "sf_internal.h", "lanes.h", "kern_body.h", "loudness.h", "truepeak.h"]
@@ -120,7 +120,7 @@ ffibuilder.set_source(
     '#include "sf_core.h"',
     sources=[os.path.relpath(os.path.join(HERE, s)) for s in SOURCES],
     include_dirs=[os.path.relpath(HERE)],
-    # Headers too: kern_body.h is compiled through strip.c and kern_avx2.c,
+    # Headers too: kern_body.h is compiled through strip.c and kern_avx*.c,
     # and a rebuild must notice when only it changed.
     depends=[os.path.relpath(os.path.join(HERE, h)) for h in HEADERS],
     extra_compile_args=CFLAGS,

@@ -1,7 +1,7 @@
 /*
  * The block kernels: everything the core does per sample. Included once per
- * instruction set, by strip.c (KW = 4: SSE2 on x86-64, NEON on aarch64) and
- * kern_avx2.c (KW = 8: AVX2 + FMA), which define
+ * instruction set, by strip.c (KW = 4: SSE2 on x86-64, NEON on aarch64),
+ * kern_avx2.c (KW = 8: AVX2 + FMA) and kern_avx512.c (KW = 16), which define
  *   KW   lanes per vector (a group of SF_LANES lanes is SF_LANES/KW vectors)
  *   KFN  the name of the block function they export.
  *
@@ -37,6 +37,14 @@ typedef float vfa __attribute__((vector_size(KW * 4), may_alias));
 typedef float vfu __attribute__((vector_size(KW * 4), may_alias, aligned(4)));
 typedef int32_t via __attribute__((vector_size(KW * 4), may_alias));
 
+/* Fixed-width views for the transposes and reductions, whatever KW is. */
+typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), may_alias, aligned(4)));
+typedef float v4 __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), may_alias, aligned(4)));
+
 #define NSL (SF_LANES / KW) /* vectors per group */
 #define INLINE static inline __attribute__((always_inline))
 #define RESTRICT restrict
@@ -59,7 +67,9 @@ static inline vf vsel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)
 
 /* a > b ? a : b lane by lane (NaN in a gives b: detector floors rely on it). */
 static inline vf vmax(vf a, vf b) {
-#if KW == 8 && defined(__AVX__)
+#if KW == 16 && defined(__AVX512F__)
+    return (vf)_mm512_max_ps((__m512)a, (__m512)b);
+#elif KW == 8 && defined(__AVX__)
     return (vf)_mm256_max_ps((__m256)a, (__m256)b);
 #elif KW == 4 && defined(__SSE__)
     return (vf)_mm_max_ps((__m128)a, (__m128)b);
@@ -70,7 +80,9 @@ static inline vf vmax(vf a, vf b) {
 
 /* a where the sign bit of m is set, else b (no compare needed). */
 static inline vf vsel_sign(vf m, vf a, vf b) {
-#if KW == 8 && defined(__AVX__)
+#if KW == 16 && defined(__AVX512DQ__)
+    return (vf)_mm512_mask_blend_ps(_mm512_movepi32_mask((__m512i)m), (__m512)b, (__m512)a);
+#elif KW == 8 && defined(__AVX__)
     return (vf)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)m);
 #else
     return vsel((vi)m >> 31, a, b);
@@ -80,7 +92,9 @@ static inline vf vsel_sign(vf m, vf a, vf b) {
 static inline vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
 
 static inline int vany(vi m) {
-#if KW == 8 && defined(__AVX__)
+#if KW == 16 && defined(__AVX512DQ__)
+    return _mm512_movepi32_mask((__m512i)m) != 0;
+#elif KW == 8 && defined(__AVX__)
     return _mm256_movemask_ps((__m256)m) != 0;
 #elif KW == 4 && defined(__SSE__)
     return _mm_movemask_ps((__m128)m) != 0;
@@ -207,85 +221,97 @@ static const float *fetch_row(const sf_channel *c, int side, const float *in, in
  * SF_CHUNK frames, and fetch_row hands out a direct pointer only when whole
  * tiles are readable, so a partial last tile stays inside memory). */
 static void transpose_in(const float *const src[SF_LANES], float *RESTRICT X, int m) {
-#if KW == 8
-    const vi lo2 = {0, 8, 1, 9, 4, 12, 5, 13}, hi2 = {2, 10, 3, 11, 6, 14, 7, 15};
-    const vi lo4 = {0, 1, 8, 9, 4, 5, 12, 13}, hi4 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const vi lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
-    for (int k0 = 0; k0 < m; k0 += 8) {
-        vf r[8], t[8], u[8];
-        for (int l = 0; l < 8; l++) r[l] = vldu(src[l] + k0);
-        for (int p = 0; p < 4; p++) {
-            t[2 * p] = __builtin_shuffle(r[2 * p], r[2 * p + 1], lo2);
-            t[2 * p + 1] = __builtin_shuffle(r[2 * p], r[2 * p + 1], hi2);
+#if KW >= 8
+    const v8i lo2 = {0, 8, 1, 9, 4, 12, 5, 13}, hi2 = {2, 10, 3, 11, 6, 14, 7, 15};
+    const v8i lo4 = {0, 1, 8, 9, 4, 5, 12, 13}, hi4 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8i lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
+    for (int tl = 0; tl < SF_LANES; tl += 8) /* 8x8 tiles */
+        for (int k0 = 0; k0 < m; k0 += 8) {
+            v8 r[8], t[8], u[8];
+            for (int l = 0; l < 8; l++) r[l] = *(const v8u *)(src[tl + l] + k0);
+            for (int p = 0; p < 4; p++) {
+                t[2 * p] = __builtin_shuffle(r[2 * p], r[2 * p + 1], lo2);
+                t[2 * p + 1] = __builtin_shuffle(r[2 * p], r[2 * p + 1], hi2);
+            }
+            for (int q = 0; q < 2; q++) {
+                u[4 * q + 0] = __builtin_shuffle(t[4 * q], t[4 * q + 2], lo4);
+                u[4 * q + 1] = __builtin_shuffle(t[4 * q], t[4 * q + 2], hi4);
+                u[4 * q + 2] = __builtin_shuffle(t[4 * q + 1], t[4 * q + 3], lo4);
+                u[4 * q + 3] = __builtin_shuffle(t[4 * q + 1], t[4 * q + 3], hi4);
+            }
+            for (int j = 0; j < 4; j++) {
+                *(v8u *)(X + (k0 + j) * SF_LANES + tl) = __builtin_shuffle(u[j], u[j + 4], lo8);
+                *(v8u *)(X + (k0 + j + 4) * SF_LANES + tl) =
+                    __builtin_shuffle(u[j], u[j + 4], hi8);
+            }
         }
-        for (int q = 0; q < 2; q++) {
-            u[4 * q + 0] = __builtin_shuffle(t[4 * q], t[4 * q + 2], lo4);
-            u[4 * q + 1] = __builtin_shuffle(t[4 * q], t[4 * q + 2], hi4);
-            u[4 * q + 2] = __builtin_shuffle(t[4 * q + 1], t[4 * q + 3], lo4);
-            u[4 * q + 3] = __builtin_shuffle(t[4 * q + 1], t[4 * q + 3], hi4);
-        }
-        for (int j = 0; j < 4; j++) {
-            vst(X + (k0 + j) * 8, __builtin_shuffle(u[j], u[j + 4], lo8));
-            vst(X + (k0 + j + 4) * 8, __builtin_shuffle(u[j], u[j + 4], hi8));
-        }
-    }
 #else
-    const vi a = {0, 4, 1, 5}, b = {2, 6, 3, 7}, lo = {0, 1, 4, 5}, hi = {2, 3, 6, 7};
-    for (int h = 0; h < NSL; h++) {
-        const float *const *R = src + h * KW;
+    const v4i a = {0, 4, 1, 5}, b = {2, 6, 3, 7}, lo = {0, 1, 4, 5}, hi = {2, 3, 6, 7};
+    for (int tl = 0; tl < SF_LANES; tl += 4) { /* 4x4 tiles */
+        const float *const *R = src + tl;
         for (int k0 = 0; k0 < m; k0 += 4) {
-            vf r0 = vldu(R[0] + k0), r1 = vldu(R[1] + k0);
-            vf r2 = vldu(R[2] + k0), r3 = vldu(R[3] + k0);
-            vf t0 = __builtin_shuffle(r0, r1, a), t1 = __builtin_shuffle(r0, r1, b);
-            vf t2 = __builtin_shuffle(r2, r3, a), t3 = __builtin_shuffle(r2, r3, b);
-            float *x = X + h * KW;
-            vst(x + (k0 + 0) * SF_LANES, __builtin_shuffle(t0, t2, lo));
-            vst(x + (k0 + 1) * SF_LANES, __builtin_shuffle(t0, t2, hi));
-            vst(x + (k0 + 2) * SF_LANES, __builtin_shuffle(t1, t3, lo));
-            vst(x + (k0 + 3) * SF_LANES, __builtin_shuffle(t1, t3, hi));
+            v4 r0 = *(const v4u *)(R[0] + k0), r1 = *(const v4u *)(R[1] + k0);
+            v4 r2 = *(const v4u *)(R[2] + k0), r3 = *(const v4u *)(R[3] + k0);
+            v4 t0 = __builtin_shuffle(r0, r1, a), t1 = __builtin_shuffle(r0, r1, b);
+            v4 t2 = __builtin_shuffle(r2, r3, a), t3 = __builtin_shuffle(r2, r3, b);
+            float *x = X + tl;
+            *(v4u *)(x + (k0 + 0) * SF_LANES) = __builtin_shuffle(t0, t2, lo);
+            *(v4u *)(x + (k0 + 1) * SF_LANES) = __builtin_shuffle(t0, t2, hi);
+            *(v4u *)(x + (k0 + 2) * SF_LANES) = __builtin_shuffle(t1, t3, lo);
+            *(v4u *)(x + (k0 + 3) * SF_LANES) = __builtin_shuffle(t1, t3, hi);
         }
     }
 #endif
 }
 
-/* dst[k] += sum over the 8 lanes of A[k][.], always in the order
- * ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)), whatever k's position in a tile. */
-static inline float hsum8(const float *a) {
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+/* dst[k] += sum over the 16 lanes of A[k][.], always in the same order
+ * whatever k's position in a tile: lanes l and l+8 first, then the tree
+ * ((s0+s1)+(s2+s3)) + ((s4+s5)+(s6+s7)). */
+#if SF_LANES != 16
+#error "reduce_out sums 16 lanes"
+#endif
+static inline float hsum16(const float *a) {
+    float s[8];
+    for (int l = 0; l < 8; l++) s[l] = a[l] + a[l + 8];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 static void reduce_out(const float *RESTRICT A, float *RESTRICT dst, int m) {
     int k = 0;
-#if KW == 8
-    const vi ev = {0, 2, 8, 10, 4, 6, 12, 14}, od = {1, 3, 9, 11, 5, 7, 13, 15};
-    const vi lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
+#if KW >= 8
+    const v8i ev = {0, 2, 8, 10, 4, 6, 12, 14}, od = {1, 3, 9, 11, 5, 7, 13, 15};
+    const v8i lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
     for (; k + 8 <= m; k += 8) {
-        vf a[8];
-        for (int j = 0; j < 8; j++) a[j] = vld(A + (k + j) * 8);
-        vf h01 = __builtin_shuffle(a[0], a[1], ev) + __builtin_shuffle(a[0], a[1], od);
-        vf h23 = __builtin_shuffle(a[2], a[3], ev) + __builtin_shuffle(a[2], a[3], od);
-        vf h45 = __builtin_shuffle(a[4], a[5], ev) + __builtin_shuffle(a[4], a[5], od);
-        vf h67 = __builtin_shuffle(a[6], a[7], ev) + __builtin_shuffle(a[6], a[7], od);
-        vf q0 = __builtin_shuffle(h01, h23, ev) + __builtin_shuffle(h01, h23, od);
-        vf q1 = __builtin_shuffle(h45, h67, ev) + __builtin_shuffle(h45, h67, od);
-        vf s = __builtin_shuffle(q0, q1, lo8) + __builtin_shuffle(q0, q1, hi8);
-        vstu(dst + k, vldu(dst + k) + s);
+        v8 a[8];
+        for (int j = 0; j < 8; j++)
+            a[j] = *(const v8u *)(A + (k + j) * SF_LANES) + *(const v8u *)(A + (k + j) * SF_LANES + 8);
+        v8 h01 = __builtin_shuffle(a[0], a[1], ev) + __builtin_shuffle(a[0], a[1], od);
+        v8 h23 = __builtin_shuffle(a[2], a[3], ev) + __builtin_shuffle(a[2], a[3], od);
+        v8 h45 = __builtin_shuffle(a[4], a[5], ev) + __builtin_shuffle(a[4], a[5], od);
+        v8 h67 = __builtin_shuffle(a[6], a[7], ev) + __builtin_shuffle(a[6], a[7], od);
+        v8 q0 = __builtin_shuffle(h01, h23, ev) + __builtin_shuffle(h01, h23, od);
+        v8 q1 = __builtin_shuffle(h45, h67, ev) + __builtin_shuffle(h45, h67, od);
+        v8 s = __builtin_shuffle(q0, q1, lo8) + __builtin_shuffle(q0, q1, hi8);
+        *(v8u *)(dst + k) = *(const v8u *)(dst + k) + s;
     }
 #else
-    const vi ev = {0, 2, 4, 6}, od = {1, 3, 5, 7};
+    const v4i ev = {0, 2, 4, 6}, od = {1, 3, 5, 7};
     for (; k + 4 <= m; k += 4) {
-        vf s[2];
+        v4 s[2];
         for (int h = 0; h < 2; h++) {
-            vf a0 = vld(A + (k + 0) * 8 + 4 * h), a1 = vld(A + (k + 1) * 8 + 4 * h);
-            vf a2 = vld(A + (k + 2) * 8 + 4 * h), a3 = vld(A + (k + 3) * 8 + 4 * h);
-            vf h01 = __builtin_shuffle(a0, a1, ev) + __builtin_shuffle(a0, a1, od);
-            vf h23 = __builtin_shuffle(a2, a3, ev) + __builtin_shuffle(a2, a3, od);
+            v4 a[4];
+            for (int j = 0; j < 4; j++) {
+                const float *r = A + (k + j) * SF_LANES + 4 * h;
+                a[j] = *(const v4u *)r + *(const v4u *)(r + 8);
+            }
+            v4 h01 = __builtin_shuffle(a[0], a[1], ev) + __builtin_shuffle(a[0], a[1], od);
+            v4 h23 = __builtin_shuffle(a[2], a[3], ev) + __builtin_shuffle(a[2], a[3], od);
             s[h] = __builtin_shuffle(h01, h23, ev) + __builtin_shuffle(h01, h23, od);
         }
-        vstu(dst + k, vldu(dst + k) + (s[0] + s[1]));
+        *(v4u *)(dst + k) = *(const v4u *)(dst + k) + (s[0] + s[1]);
     }
 #endif
-    for (; k < m; k++) dst[k] += hsum8(A + k * 8);
+    for (; k < m; k++) dst[k] += hsum16(A + k * SF_LANES);
 }
 
 /* ---------------- lane groups: the strip ---------------- */
@@ -416,7 +442,9 @@ static void front(sf_engine *e, sf_group *g, float *RESTRICT X, float *RESTRICT 
         /* Detector: |x|, linked across a stereo pair (max of both sides). */
         for (int h = 0; h < NSL; h++) {
             vi pr = vldi(g->pair + h * KW);
-#if KW == 8
+#if KW == 16
+            const vi sw = {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14};
+#elif KW == 8
             const vi sw = {1, 0, 3, 2, 5, 4, 7, 6};
 #else
             const vi sw = {1, 0, 3, 2};
@@ -561,7 +589,16 @@ INLINE void stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
     /* horizontal max and sum as trees: short dependency chains */
     p0 = vmax(vmax(p0, p1), vmax(p2, p3));
     s0 = (s0 + s1) + (s2 + s3);
-#if KW == 8
+#if KW == 16
+    const vi h8 = {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7};
+    const vi h4 = {4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11};
+    p0 = vmax(p0, __builtin_shuffle(p0, h8));
+    s0 += __builtin_shuffle(s0, h8);
+    p0 = vmax(p0, __builtin_shuffle(p0, h4));
+    s0 += __builtin_shuffle(s0, h4);
+    const vi h2 = {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13};
+    const vi h1 = {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14};
+#elif KW == 8
     const vi h4 = {4, 5, 6, 7, 0, 1, 2, 3};
     p0 = vmax(p0, __builtin_shuffle(p0, h4));
     s0 += __builtin_shuffle(s0, h4);

@@ -7,7 +7,7 @@
  * or two adjacent lanes starting on an even lane (stereo: both sides carry
  * identical coefficients). Lanes are grouped SF_LANES at a time and stored
  * structure-of-arrays ([slot][lane], [frame][lane]), so one vector
- * instruction runs the same filter step on eight channels. Every other
+ * instruction runs the same filter step on up to sixteen channels. Every other
  * channel takes the plain path: fused per-channel loops (source, sanitise,
  * meter, gain and pan into the outputs), no transposition.
  *
@@ -22,7 +22,7 @@
 
 #include "sf_internal.h"
 
-#define SF_LANES 8
+#define SF_LANES 16 /* one AVX-512 vector, two AVX2 vectors, four SSE2/NEON ones */
 #define SF_CHUNK 64 /* frames per pass of the lane kernels (L1-sized buffers) */
 #define SF_OUTS_MAX (2 + 2 * SF_MAX_BUSES) /* master L/R, then bus b L/R */
 
@@ -95,10 +95,11 @@ typedef struct sf_lanes {
     const char *kernel; /* name of the kernel set in use */
 } sf_lanes;
 
-/* kernel sets (strip.c, kern_avx2.c) */
+/* kernel sets (strip.c, kern_avx2.c, kern_avx512.c) */
 void sf_block_generic(sf_engine *e, const float *in, int in_ch, int n);
 #if defined(__x86_64__) || defined(__i386__)
 void sf_block_avx2(sf_engine *e, const float *in, int in_ch, int n);
+void sf_block_avx512(sf_engine *e, const float *in, int in_ch, int n);
 #endif
 
 #endif

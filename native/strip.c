@@ -157,27 +157,35 @@ static void *zalloc64(size_t n) {
 
 /* The kernel set for this process, chosen once, when the first engine is
  * created: every engine (live stream and offline render alike) runs the
- * same code, so their outputs match bit for bit. SURFACED_KERNEL=generic in
- * the environment forces the portable set (tests, benchmarks). */
-static _Atomic int kernel_choice; /* 0 undecided, 1 generic, 2 avx2 */
+ * same code, so their outputs match bit for bit. SURFACED_KERNEL=generic or
+ * =avx2 in the environment caps the choice (tests, benchmarks). */
+static _Atomic int kernel_choice; /* 0 undecided, 1 generic, 2 avx2, 3 avx512 */
 
 static sf_block_fn pick_kernel(const char **name) {
     int k = atomic_load(&kernel_choice);
     if (!k) {
         const char *want = getenv("SURFACED_KERNEL");
+        int cap = 3;
+        if (want && strcmp(want, "generic") == 0) cap = 1;
+        if (want && strcmp(want, "avx2") == 0) cap = 2;
         k = 1;
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_cpu_init();
-        if (!(want && strcmp(want, "generic") == 0) && __builtin_cpu_supports("avx2") &&
-            __builtin_cpu_supports("fma"))
-            k = 2;
+        if (cap >= 2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) k = 2;
+        if (cap >= 3 && k == 2 && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+            k = 3;
 #else
-        (void)want;
+        (void)cap;
 #endif
         int expected = 0;
         if (!atomic_compare_exchange_strong(&kernel_choice, &expected, k)) k = expected;
     }
 #if defined(__x86_64__) || defined(__i386__)
+    if (k == 3) {
+        *name = "avx512";
+        return sf_block_avx512;
+    }
     if (k == 2) {
         *name = "avx2";
         return sf_block_avx2;
