@@ -124,6 +124,9 @@ class Surface:
             self.mixer.release_all(self.surface_id)
             for st in self._rt.states:
                 st.touched, st.fake_until = False, 0.0
+                # What the old unit's controls were and expected is no guide to
+                # a replugged one: its snapshot must go through soft takeover.
+                st.expect = st.phys = None
             self._in.held.clear()
 
     def tick(self, now: float | None = None) -> None:

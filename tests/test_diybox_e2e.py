@@ -419,16 +419,6 @@ def test_replugged_box_is_held_by_soft_takeover(virtual_box_exe: Path, tmp_path:
             await until(lambda: b.surface.stats.ignored >= ignored + 6,
                         "the second box's snapshot handled")
             now = (d.mixer.get("ch/1/fader"), d.mixer.get("ch/2/fader"))
-            if now != (taken, -20.0):
-                pytest.xfail(
-                    "surfaced/surface.py Surface.disconnected() keeps each control's "
-                    "soft-takeover state (ControlState.expect, the value it last set, and "
-                    "ControlState.phys, the old box's last position), so a replugged box's "
-                    "snapshot jumps the mix: ch/1 (last set by the box) and ch/2 (a "
-                    "'crossing' from the old box's position) went from "
-                    f"({taken:.2f}, -20.0) to {now} dB; fix: st.expect = st.phys = None for "
-                    "every state in disconnected()"
-                )
             assert now == (taken, -20.0)
 
     asyncio.run(scenario())
@@ -453,15 +443,6 @@ def test_touched_motor_fader_is_not_sent_targets(virtual_box_exe: Path, tmp_path
             start = await box.line("touch 1 1")
             end = await box.line("touch 1 0", start)
             sent = [s for s in box.lines[start:end] if s.startswith("target 1 ")]
-            if sent:
-                pytest.xfail(
-                    "surfaced/mapping/outputs.py Feedback.flush(): a control's own change "
-                    "is marked RECORD, and RECORD skips the touch hold, the per-control "
-                    "rate and the output budget, so feedback to an address other than the "
-                    "input's (/fader/N/target for /fader/N) echoes every hand move "
-                    f"({len(sent)} targets while touched); fix: hold and budget RECORD-level "
-                    "sends to other addresses like SEND"
-                )
             assert sent == []
 
     asyncio.run(scenario())

@@ -112,13 +112,16 @@ class Feedback:
             if not st.active:
                 del self.dirty[idx]
                 continue
-            if level > RECORD and (st.touched or st.fake_until > now):
-                continue  # a hand is on it: the latest value goes on release
-            if level == SEND and c.rate and now - st.last_sent < 1.0 / c.rate:
+            if st.touched or st.fake_until > now:
+                # A hand is on it: nothing drives it, not even the echo of its
+                # own move to another address (a motor target); the latest
+                # value goes on release.
+                continue
+            if level <= SEND and c.rate and now - st.last_sent < 1.0 / c.rate:
                 continue
             rendered = self.render(idx)
             cost = sum(len(ev) for _, ev in rendered)
-            if level > RECORD and budget is not None:
+            if budget is not None:
                 if budget < cost:
                     break
                 budget -= cost
