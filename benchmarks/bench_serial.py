@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -133,6 +134,65 @@ def latency(frames: list[bytes], samples: int, gap_s: float) -> list[float]:
     return out
 
 
+def applied_latency(samples: int, gap_s: float) -> list[float]:
+    """Microseconds from os.write on the box side to the start of the audio block that
+    applies the fader move: transport -> reference-box mapping -> Mixer -> core queue,
+    with the core on the headless clock at 64-frame blocks (1.33 ms)."""
+    import tempfile
+    from pathlib import Path
+
+    from surfaced.audio import HeadlessClock
+    from surfaced.engine import Engine
+    from surfaced.mixer import Change, Mixer
+    from surfaced.surface import Surface, load_mapping
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "mappings" / "diy-reference-box.yaml").read_text()
+    # Every sample must reach the mix: let the faders jump instead of picking up.
+    copy = Path(tempfile.mkdtemp()) / "diy-reference-box.yaml"
+    copy.write_text(text.replace("takeover: pickup", "takeover: jump"))
+    engine = Engine(8, 2, 48000, 512)
+    mixer = Mixer(engine)
+
+    def probe(change: Change) -> None:
+        engine.probe(change.seq)
+
+    mixer.subscribe(probe)
+    pty = Pty()
+    surface: Surface | None = None
+    transport = SerialTransport(lambda e: surface.handle(e) if surface else None,
+                                port=pty.path, hello=None)
+    def send(event: Event) -> None:
+        transport.send(event)
+
+    surface = Surface(load_mapping(copy), mixer, send, "bench-box")
+    transport.start()
+    out: list[float] = []
+    with HeadlessClock(engine, block=64):
+        try:
+            seen = engine.probe_result()[0]
+            for i in range(samples):
+                # fader 1 to a new position each time (4096 steps apart, never equal)
+                data = slip.encode(encode_message("/fader/1", [(i * 4099) % 16384]))
+                # a random phase against the 1.33 ms block clock, as a hand has
+                time.sleep(gap_s + random.uniform(0.0, 0.0014))
+                start = time.monotonic_ns()
+                os.write(pty.master, data)
+                deadline = time.monotonic() + 2
+                while time.monotonic() < deadline:
+                    pid, ns = engine.probe_result()
+                    if pid != seen:
+                        seen = pid
+                        out.append((ns - start) / 1000)
+                        break
+                    time.sleep(0.00005)
+        finally:
+            transport.close()
+            surface.close()
+            pty.close()
+    return out
+
+
 def decoder_only(frames: list[bytes], seconds: float) -> float:
     """Events per second of SerialDecoder.feed on the same stream, no I/O."""
     chunk = b"".join(frames)
@@ -172,6 +232,12 @@ def main() -> None:
     print(f"latency byte written -> Event in sink ({len(lat):,} samples, {opts.gap_ms} ms apart): "
           f"p50 {percentile(lat, 0.5):.0f} us, p90 {percentile(lat, 0.9):.0f} us, "
           f"p99 {percentile(lat, 0.99):.0f} us, max {max(lat):.0f} us")
+
+    app = applied_latency(min(opts.samples, 2000), max(opts.gap_ms, 2.0) / 1000)
+    print(f"latency byte written -> start of the block applying it ({len(app):,} samples, "
+          f"core on the headless clock, 64-frame blocks): p50 {percentile(app, 0.5):.0f} us, "
+          f"p90 {percentile(app, 0.9):.0f} us, p99 {percentile(app, 0.99):.0f} us, "
+          f"max {max(app):.0f} us")
 
     dec = statistics.median(decoder_only(frames, 0.5) for _ in range(opts.repeats))
     print(f"decoder only (SLIP + strict check + OSC parse, no I/O): {dec:,.0f} events/s "
