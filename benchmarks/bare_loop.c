@@ -2,16 +2,21 @@
  * Ceilings for the benchmarks in bench_core.py, timed inside C.
  *
  * bench_core.py compiles this file at benchmark time with the core's own
- * compiler flags, twice: once as is (baseline x86-64: SSE2) and once with
- * -DBARE_AVX2, which wraps the loops in the same target region as the core's
- * AVX2 + FMA kernels (native/kern_avx2.c). Timing inside C with
- * clock_gettime over many repetitions keeps call overhead out.
+ * compiler flags: as is (baseline x86-64: SSE2), and on x86-64 also with
+ * -DBARE_AVX2 / -DBARE_AVX512, which wrap the loops in the same target
+ * regions as the core's run-time-selected kernels (native/kern_avx2.c,
+ * kern_avx512.c; 512-bit vectors preferred so the ceiling is as high as
+ * it goes). Timing inside C with clock_gettime over many repetitions keeps
+ * call overhead out.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <time.h>
 
-#ifdef BARE_AVX2
+#if defined(BARE_AVX512)
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")
+#pragma GCC optimize("fp-contract=fast")
+#elif defined(BARE_AVX2)
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("fp-contract=fast")
 #endif

@@ -64,9 +64,12 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     e->ch = zalloc(sizeof(sf_channel) * (size_t)n_channels);
     e->bus_buf = zalloc(sizeof(float) * (size_t)(n_buses ? n_buses : 1) * 2 * mb);
     e->mix_buf = zalloc(sizeof(float) * 2 * mb);
+    e->ch_peak = zalloc(sizeof(float) * (size_t)n_channels);
+    e->ch_ms = zalloc(sizeof(float) * (size_t)n_channels);
     e->snap.ch_peak = zalloc(sizeof(float) * (size_t)n_channels);
     e->snap.ch_rms = zalloc(sizeof(float) * (size_t)n_channels);
-    if (!e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->snap.ch_peak ||
+    if (!e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->ch_peak || !e->ch_ms ||
+        !e->snap.ch_peak ||
         !e->snap.ch_rms || sf_lanes_alloc(e) != SF_OK) {
         sf_engine_free(e);
         return NULL;
@@ -97,6 +100,8 @@ void sf_engine_free(sf_engine *e) {
     sf_lanes_free(e);
     free(e->bus_buf);
     free(e->mix_buf);
+    free(e->ch_peak);
+    free(e->ch_ms);
     free(e->snap.ch_peak);
     free(e->snap.ch_rms);
     free(e);
@@ -301,7 +306,7 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             sf_truepeak_reset(&e->tp[1]);
             e->m_tp_max[0] = e->m_tp_max[1] = 0.0f;
             e->m_peak[0] = e->m_peak[1] = 0.0f;
-            for (int i = 0; i < e->n_ch; i++) e->ch[i].peak = 0.0f;
+            memset(e->ch_peak, 0, sizeof(float) * (size_t)e->n_ch);
             break;
         default: break;
     }
@@ -313,6 +318,7 @@ static void drain(sf_engine *e) {
     uint_fast32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
     uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
     e->block_ns = 0;
+    int changed = tail != head; /* only messages (and the recount) dirty channels */
     while (tail != head) {
         apply_msg(e, &q->slots[tail]);
         tail = (tail + 1u) & (SF_QUEUE_CAP - 1u);
@@ -333,9 +339,11 @@ static void drain(sf_engine *e) {
             e->ch[i].dirty = 1;
         }
         e->any_solo = solo;
+        changed = 1;
     }
-    for (int i = 0; i < e->n_ch; i++)
-        if (e->ch[i].dirty) sf_channel_update(e, &e->ch[i]);
+    if (changed)
+        for (int i = 0; i < e->n_ch; i++)
+            if (e->ch[i].dirty) sf_channel_update(e, &e->ch[i]);
     sf_lanes_commit(e); /* lane layout and coefficients follow the channels */
 }
 
@@ -408,10 +416,8 @@ static void publish(sf_engine *e) {
         m->bus_peak[b] = e->bus[b].peak;
         m->bus_rms[b] = sqrtf(e->bus[b].ms);
     }
-    for (int i = 0; i < e->n_ch; i++) {
-        s->ch_peak[i] = e->ch[i].peak;
-        s->ch_rms[i] = sqrtf(e->ch[i].ms);
-    }
+    memcpy(s->ch_peak, e->ch_peak, sizeof(float) * (size_t)e->n_ch);
+    for (int i = 0; i < e->n_ch; i++) s->ch_rms[i] = sqrtf(e->ch_ms[i]);
     atomic_store_explicit(&s->seq, seq + 2u, memory_order_release);
 }
 

@@ -163,26 +163,6 @@ static inline vf vglide_step(vf cur, vf t, float coef) {
 
 static const float zero_row[SF_CHUNK] __attribute__((aligned(64)));
 
-/* Ask for a buffer source's next frames [off, off+m) ahead of use: each
- * channel reads a few cache lines per block from its own buffer, too short
- * a stream for the hardware prefetcher, so the next channel's (or group's)
- * lines are requested while the current one is processed. */
-INLINE void prefetch_source(const sf_channel *c, int off, int m) {
-    if (c->src_kind != SF_SRC_BUFFER || !c->src_data) return;
-    uint32_t pos = c->src_cur + (uint32_t)off;
-    if (pos >= c->src_frames) pos %= c->src_frames;
-    uint32_t end = pos + (uint32_t)m;
-    if (end > c->src_frames) end = c->src_frames; /* the loop start is found later */
-    const char *p = (const char *)(c->src_data + (size_t)pos * (size_t)c->src_nch);
-    const char *q = (const char *)(c->src_data + (size_t)end * (size_t)c->src_nch);
-    for (; p < q; p += 64) __builtin_prefetch(p, 0, 3);
-}
-
-static void prefetch_group(const sf_engine *e, const sf_group *g, int off, int m) {
-    for (int l = 0; l < SF_LANES; l++)
-        if (g->ch[l] >= 0 && !g->side[l]) prefetch_source(&e->ch[g->ch[l]], off, m);
-}
-
 /* One lane's source for frames [off, off+m) of the block: a pointer into a
  * mono buffer when the whole tile range is contiguous there (the transpose
  * reads whole tiles), else a copy in row[]. */
@@ -753,7 +733,7 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
         for (int s = 0; s < 2; s++) glide_idle(&c->out_gain[s], coef, n);
         for (uint32_t live = c->send_live; live; live &= live - 1u)
             for (int s = 0; s < 2; s++) glide_idle(&c->send_gain[__builtin_ctz(live)][s], coef, n);
-        meter_update(L, &c->peak, &c->ms, 0.0f, 0.0f);
+        meter_update(L, &e->ch_peak[c - e->ch], &e->ch_ms[c - e->ch], 0.0f, 0.0f);
         return;
     }
     x1 = st ? S1 : x0;
@@ -787,7 +767,7 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
         p0 = p1 > p0 ? p1 : p0;
         s0 = 0.5f * (s0 + s1);
     }
-    meter_update(L, &c->peak, &c->ms, p0, s0);
+    meter_update(L, &e->ch_peak[c - e->ch], &e->ch_ms[c - e->ch], p0, s0);
 
     acc_pair(&c->out_gain[0], &c->out_gain[1], coef, x0, x1, e->mix_buf, e->mix_buf + mb, n);
     for (uint32_t live = c->send_live; live; live &= live - 1u) {
@@ -860,7 +840,7 @@ static int plain_group(sf_engine *e, sf_channel *const *cs, int K, int n) {
     }
     for (int i = 0; i < K; i++) {
         sf_channel *c = cs[i];
-        meter_update(L, &c->peak, &c->ms, p[i], s[i]);
+        meter_update(L, &e->ch_peak[c - e->ch], &e->ch_ms[c - e->ch], p[i], s[i]);
         for (uint32_t live = c->send_live; live; live &= live - 1u) {
             const int bus = __builtin_ctz(live);
             sf_gain *g = c->send_gain[bus];
@@ -913,7 +893,6 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         uint64_t used = 0;
         if (L->two_pass) {
             for (int gi = 0; gi < L->n_groups; gi++) {
-                if (gi + 1 < L->n_groups) prefetch_group(e, &L->groups[gi + 1], off, m);
                 front(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, in, in_ch,
                       off, m, &nonfinite, &resets);
             }
@@ -922,7 +901,6 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
                      &used, &resets);
         } else {
             for (int gi = 0; gi < L->n_groups; gi++) {
-                if (gi + 1 < L->n_groups) prefetch_group(e, &L->groups[gi + 1], off, m);
                 front(e, &L->groups[gi], L->x, L->det, in, in_ch, off, m, &nonfinite, &resets);
                 back(e, &L->groups[gi], L->x, L->det, L->det, m, &used, &resets);
             }
@@ -944,7 +922,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
                 bp = g->peak[l + 1] > bp ? g->peak[l + 1] : bp;
                 bs = 0.5f * (bs + g->ss[l + 1]);
             }
-            meter_update(L, &c->peak, &c->ms, bp, bs);
+            meter_update(L, &e->ch_peak[g->ch[l]], &e->ch_ms[g->ch[l]], bp, bs);
             advance_source(c, n);
         }
     }
@@ -957,8 +935,6 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
             cs[K] = &e->ch[L->plain[j + K]];
             K++;
         }
-        for (int i = j + K; i < j + K + 4 && i < L->n_plain; i++)
-            prefetch_source(&e->ch[L->plain[i]], 0, n);
         if (K >= 2 && plain_group(e, cs, K, n)) {
             j += K;
             continue;

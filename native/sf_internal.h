@@ -81,7 +81,6 @@ typedef struct sf_channel {
      * -1 is the plain per-channel path. */
     int lane;
     uint32_t send_live; /* plain path: bit b, send b is nonzero or gliding */
-    float peak, ms;     /* meters: decaying peak, mean-square for RMS */
     /* Canonical gains. For a channel in lanes the live copy is in its group
      * and these are written back only when the layout changes. */
     sf_gain in_gain;     /* trim x polarity */
@@ -146,6 +145,10 @@ struct sf_engine {
     int any_solo;
 
     uint64_t src_pos; /* frames since rewind: position of buffer sources */
+
+    /* channel meters (audio side): decaying peak and mean square for RMS,
+     * contiguous so publishing them is one vectorised pass */
+    float *ch_peak, *ch_ms;
 
     /* scratch: bus sums and master L/R, max_block each */
     float *bus_buf;   /* n_bus * 2 * max_block */
