@@ -706,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     if "cffi" not in skip:
         section_cffi(args.quick, bare)
     if "callback" not in skip:
-        section_callback(seconds, args.callback_channels, 2 if args.quick else 6)
+        section_callback(seconds, args.callback_channels, 4 if args.quick else 30)
     if "capacity" not in skip:
         section_capacity(args.quick)
     if "sets" not in skip:

@@ -5,8 +5,9 @@
  *   KW   lanes per vector (a group of SF_LANES lanes is SF_LANES/KW vectors)
  *   KFN  the name of the block function they export.
  *
- * Both files contract a*b+c into fused multiply-adds where the target has
- * them. Every per-sample result depends only on the sample history, never
+ * Every set contracts a*b+c into fused multiply-adds where the target has
+ * them (no -ffast-math otherwise: NaN/Inf detection relies on IEEE
+ * semantics). Every per-sample result depends only on the sample history, never
  * on where a block starts or ends: glides, filters and compressors carry
  * their state sample by sample, and the order of every sum is fixed by the
  * lane layout. The process picks one kernel set for every engine, so a live
@@ -171,7 +172,8 @@ static const float *fetch_row(const sf_channel *c, int side, const float *in, in
     if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
         const uint32_t len = c->src_frames;
         uint32_t pos = c->src_cur + (uint32_t)off;
-        if (pos >= len) pos %= len;
+        if (pos >= len) pos -= len; /* a loop shorter than a block wraps more than once: */
+        if (pos >= len) pos %= len; /* rare, so the division is too */
         const float *d = c->src_data;
         const uint32_t tiles = ((uint32_t)m + SF_LANES - 1u) & ~(uint32_t)(SF_LANES - 1);
         if (c->src_nch == 1 && pos + tiles <= len) return d + pos;
@@ -690,7 +692,8 @@ static void copy_looped(const sf_channel *c, int side, float *RESTRICT dst, int 
 INLINE void advance_source(sf_channel *c, int n) {
     if (c->src_kind != SF_SRC_BUFFER || !c->src_data) return;
     uint32_t p = c->src_cur + (uint32_t)n;
-    c->src_cur = p >= c->src_frames ? p % c->src_frames : p;
+    if (p >= c->src_frames) p -= c->src_frames;
+    c->src_cur = p >= c->src_frames ? p % c->src_frames : p; /* loops shorter than a block */
 }
 
 /* A channel with no filter, compressor or sidechain role: source, sanitise,

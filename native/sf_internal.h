@@ -66,25 +66,25 @@ typedef struct sf_gain {
 enum sf_source_kind { SF_SRC_NONE = 0, SF_SRC_BUFFER, SF_SRC_INPUT };
 
 typedef struct sf_channel {
-    /* Hot: everything the plain path and the per-block loops touch, first,
-     * so a channel costs one or two cache lines per block. */
+    /* Hot: what the plain path touches per block fills the first cache line
+     * (the struct is 64-byte aligned). */
     _Alignas(64) int src_kind;
     int lanes;     /* 1 = mono, 2 = stereo */
     const float *src_data;
     uint32_t src_frames;
-    uint32_t src_cur; /* read position in a buffer source */
-    int src_nch;   /* 1 or 2 */
-    int src_input; /* first device input channel */
-    int dirty;     /* parameters changed: derived state is stale */
-    /* Where the channel runs: lane >= 0 is its first lane (group * SF_LANES +
-     * lane) in the SIMD lane groups (filters, compressor or sidechain key);
-     * -1 is the plain per-channel path. */
-    int lane;
+    uint32_t src_cur;   /* read position in a buffer source */
+    int src_nch;        /* 1 or 2 */
     uint32_t send_live; /* plain path: bit b, send b is nonzero or gliding */
     /* Canonical gains. For a channel in lanes the live copy is in its group
      * and these are written back only when the layout changes. */
     sf_gain in_gain;     /* trim x polarity */
     sf_gain out_gain[2]; /* fader x mute x pan, per side */
+    int src_input;       /* first device input channel */
+    int dirty;           /* parameters changed: derived state is stale */
+    /* Where the channel runs: lane >= 0 is its first lane (group * SF_LANES +
+     * lane) in the SIMD lane groups (filters, compressor or sidechain key);
+     * -1 is the plain per-channel path. */
+    int lane;
     sf_gain send_gain[SF_MAX_BUSES][2];
 
     /* parameters in engineering units, as last received */
