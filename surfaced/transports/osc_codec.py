@@ -25,13 +25,13 @@ T F -> bool; N I -> None; [ ] -> tuple; m -> 4-tuple of ints.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
-from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
 
 from surfaced.events import MAX_ARG_DEPTH, Event, OscArg
@@ -222,14 +222,73 @@ def encode_message(address: str, args: Sequence[OscArg] = (), types: str | None 
     """
     if types is not None and len(types) != len(args):
         raise OscEncodeError(f"{address}: {len(types)} type tags for {len(args)} arguments")
-    builder = OscMessageBuilder(address)
+    if not address.startswith("/"):
+        raise OscEncodeError(f"OSC address {address!r} must start with '/'")
     try:
+        tags: list[str] = [","]
+        body: list[bytes] = []
         for i, arg in enumerate(args):
-            tag = types[i] if types is not None else None
-            builder.add_arg(_as_builder_arg(arg), tag)
-        return bytes(builder.build().dgram)
-    except Exception as exc:  # python-osc raises BuildError, ValueError, struct.error ...
-        raise OscEncodeError(f"cannot encode OSC message {address!r}: {exc}") from exc
+            _encode_arg(arg, types[i] if types is not None else None, tags, body)
+        return _osc_string(address) + _osc_string("".join(tags)) + b"".join(body)
+    except OscEncodeError as exc:
+        raise OscEncodeError(f"cannot encode OSC message {address!r}: {exc}") from None
+    except (UnicodeEncodeError, struct.error, OverflowError) as exc:
+        raise OscEncodeError(f"cannot encode OSC message {address!r}: {exc}") from None
+
+
+def _osc_string(text: str) -> bytes:
+    raw = text.encode("ascii") if text.isascii() else text.encode("utf-8")
+    if b"\0" in raw:
+        raise OscEncodeError(f"string {text!r} contains a NUL byte")
+    return raw + b"\0" * (4 - len(raw) % 4)
+
+
+def _encode_arg(arg: OscArg, tag: str | None, tags: list[str], body: list[bytes]) -> None:
+    """Append one argument's type tag and bytes (OSC 1.0 encoding, big-endian, padded)."""
+    if tag is None:
+        if isinstance(arg, bool):
+            tag = "T" if arg else "F"
+        elif arg is None:
+            tag = "N"
+        elif isinstance(arg, int):
+            tag = "i" if -(2**31) <= arg < 2**31 else "h"
+        elif isinstance(arg, float):
+            tag = "f"
+        elif isinstance(arg, str):
+            tag = "s"
+        elif isinstance(arg, bytes):
+            tag = "b"
+        elif isinstance(arg, tuple | list):
+            tags.append("[")
+            for item in arg:
+                _encode_arg(item, None, tags, body)
+            tags.append("]")
+            return
+        else:
+            raise OscEncodeError(f"no OSC type for {type(arg).__name__}")
+    tags.append(tag)
+    if tag in "TFNI":
+        return
+    # A forced numeric tag takes any number (a bool as 0/1: boxes want 'i' for LEDs).
+    if tag == "i" and isinstance(arg, int):
+        body.append(struct.pack(">i", int(arg)))
+    elif tag == "h" and isinstance(arg, int):
+        body.append(struct.pack(">q", int(arg)))
+    elif tag == "f" and isinstance(arg, int | float):
+        body.append(struct.pack(">f", float(arg)))
+    elif tag == "d" and isinstance(arg, int | float):
+        body.append(struct.pack(">d", float(arg)))
+    elif tag in "sS" and isinstance(arg, str):
+        body.append(_osc_string(arg))
+    elif tag == "b" and isinstance(arg, bytes):
+        # OSC 1.0: int32 size, the bytes, zero padding to 4 (an empty blob is size 0).
+        body.append(struct.pack(">i", len(arg)) + arg + b"\0" * (-len(arg) % 4))
+    elif tag == "c" and isinstance(arg, str) and len(arg) == 1:
+        body.append(struct.pack(">I", ord(arg)))
+    elif tag == "m" and isinstance(arg, tuple) and len(arg) == 4:
+        body.append(bytes(int(x) & 0xFF for x in arg))  # type: ignore[arg-type]
+    else:
+        raise OscEncodeError(f"{arg!r} cannot be sent with type tag {tag!r}")
 
 
 def _as_builder_arg(arg: OscArg) -> Any:

@@ -198,3 +198,20 @@ def test_mutated_bundles_never_escape(messages: list[tuple[str, list[object]]], 
     raw[min(16 + flip, len(raw) - 1)] ^= 0xFF
     with contextlib.suppress(OscParseError):
         parse_packet(bytes(raw))
+
+
+def test_encoder_writes_osc_1_0_bytes_for_every_basic_type() -> None:
+    from surfaced.transports.osc_codec import encode_message as enc
+
+    assert enc("/a", [b""]) == b"/a\x00\x00,b\x00\x00\x00\x00\x00\x00"  # an empty blob is size 0
+    assert enc("/a", [-(2**31)]) == b"/a\x00\x00,i\x00\x00\x80\x00\x00\x00"  # still an int32
+    assert enc("/a", [2**31])[4:8] == b",h\x00\x00"  # only past int32 does it widen
+    assert enc("/a", [True], types="i") == b"/a\x00\x00,i\x00\x00\x00\x00\x00\x01"
+    assert enc("/a", [1], types="f")[8:] == b"\x3f\x80\x00\x00"
+    assert enc("/a", [(1, "x")]) == b"/a\x00\x00,[is]\x00\x00\x00\x00\x00\x00\x01x\x00\x00\x00"
+    assert enc("/a", [None, False])[4:8] == b",NF\x00"
+    for bad, types in [(["a\x00b"], None), ([object()], None), (["x"], "i")]:
+        with pytest.raises(OscEncodeError):
+            enc("/a", bad, types)  # type: ignore[arg-type]
+    with pytest.raises(OscEncodeError):
+        enc("no-slash", [])

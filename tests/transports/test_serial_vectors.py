@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 from surfaced.events import Event
 from surfaced.transports import slip
 from surfaced.transports.osc_codec import (
-    OscEncodeError,
     OscParseError,
     encode_message,
     parse_packet,
@@ -42,12 +41,6 @@ CASES = [pytest.param(case, id=case["name"]) for case in VECTORS]
 ERROR_KINDS = {"size", "address", "typetags", "type", "truncated", "padding", "trailing", "blob"}
 TYPE_OF = {int: "i", float: "f", str: "s", bytes: "b"}
 WAIT = 10.0
-# Where the host's encoder (osc_codec, not this transport's code) cannot yet say
-# what a vector says; decoding agrees. Reported, not worked around here.
-ENCODER_GAPS = {
-    "blob_empty": "osc_codec.encode_message refuses an empty blob (python-osc's builder: "
-    "'Blob value cannot be empty'); OSC 1.0 allows size 0: int32 0 and no data",
-}
 BOX_RX_MAX = 96  # the firmware's largest frame (firmware/core/box.h)
 
 
@@ -93,12 +86,7 @@ def test_vector_decoded_by_the_host(case: dict[str, Any]) -> None:
     for packet, osc in zip(packets, case["osc"], strict=True):
         if "error" in osc:
             continue
-        try:
-            reencoded = encode_message(osc["address"], expected_args(osc))
-        except OscEncodeError:
-            if case["name"] in ENCODER_GAPS:
-                pytest.xfail(ENCODER_GAPS[case["name"]])
-            raise
+        reencoded = encode_message(osc["address"], expected_args(osc))
         assert (reencoded == packet) == osc["reencodes"]
 
 
