@@ -26,9 +26,3 @@ def jack() -> Iterator[JackServer]:
         pytest.skip("jackd not installed (apt-get install jackd2 libportaudio2)")
     with jack_server() as server:
         yield server
-        # PortAudio must let go of the server before it stops: its JACK host
-        # API asserts (and aborts the process) if it terminates afterwards.
-        sd = sys.modules.get("sounddevice")
-        if sd is not None:
-            while sd._initialized:
-                sd._terminate()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,6 +53,12 @@ def jack_server(rate: int = 48000, period: int = 64) -> Iterator[JackServer]:
         _wait_until_up(name, proc)
         yield JackServer(name, rate, period, proc)
     finally:
+        # PortAudio must let go of the server before it stops: its JACK host
+        # API asserts (and aborts the process) if it terminates afterwards.
+        sd = sys.modules.get("sounddevice")
+        if sd is not None:
+            while sd._initialized:
+                sd._terminate()
         if old is None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
