@@ -95,6 +95,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     session = _load(args.session)
     seconds = args.seconds if args.seconds else session.duration
+    if session.inputs_needed():
+        print("surfaced: channels fed from device inputs render as silence offline",
+              file=sys.stderr)
     engine = session.make_engine(max_block=args.block)
     started = time.monotonic()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surfaced.transports.midi import APIS as MIDI_APIS
 from surfaced.transports.osc import OscListenerConfig
 from surfaced.yamlmarks import YamlError, line_of, load_file
 
@@ -57,19 +58,48 @@ class Config:
     enable: list[str] | None = None  # mapping names to use; None = all
     feedback_rate: float = 60.0
 
-    def mapping_files(self) -> list[Path]:
-        """Mapping files in search order; a user's file replaces a shipped one of the same name."""
+    def available_mappings(self) -> dict[str, Path]:
+        """Every mapping file by name; a user's file replaces a shipped one of the same name."""
         found: dict[str, Path] = {}
         for d in [SHIPPED_MAPPINGS, config_home() / "mappings", *self.mapping_dirs]:
             if d.is_dir():
                 for f in sorted(d.glob("*.yaml")):
                     found[f.stem] = f
+        return found
+
+    def mapping_files(self) -> list[Path]:
+        """The mapping files to use, in order."""
+        found = self.available_mappings()
         names = self.enable if self.enable is not None else sorted(found)
         return [found[n] for n in names if n in found]
+
+    def missing_mappings(self) -> list[str]:
+        """Names in `enable` that no mapping file has (a typo, or a file not there yet)."""
+        found = self.available_mappings()
+        return [n for n in self.enable or [] if n not in found]
 
 
 def _fail(path: str, container: Any, key: Any, where: str, msg: str) -> ConfigError:
     return ConfigError(f"{path}:{line_of(container, key)}: {where}: {msg}")
+
+
+def _section(path: str, data: Any, key: str, known: tuple[str, ...]) -> Any:
+    """A sub-mapping of the file, with its keys checked."""
+    section = data.get(key) or {}
+    if not isinstance(section, dict):
+        raise _fail(path, data, key, key, f"expected a mapping ({', '.join(known)})")
+    for k in section:
+        if k not in known:
+            raise _fail(path, section, k, f"{key}.{k}",
+                        f"unknown setting; expected one of {', '.join(known)}")
+    return section
+
+
+def _bool(path: str, data: Any, key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise _fail(path, data, key, where, f"expected true or false, got {value!r}")
+    return value
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -92,19 +122,21 @@ def load_config(path: str | Path | None = None) -> Config:
     if data.get("session") is not None:
         s = Path(os.path.expanduser(str(data["session"])))
         cfg.session = str(s if s.is_absolute() else p.parent / s)
-    audio = data.get("audio") or {}
-    if not isinstance(audio, dict):
-        raise _fail(name, data, "audio", "audio", "expected a mapping (device, block, headless)")
+    audio = _section(name, data, "audio", ("device", "block", "headless"))
     cfg.audio_device = audio.get("device")
+    if cfg.audio_device is not None and not isinstance(cfg.audio_device, str | int):
+        raise _fail(name, audio, "device", "audio.device", "expected a device name or index")
     block = audio.get("block", 256)
     if not isinstance(block, int) or isinstance(block, bool) or not 16 <= block <= 4096:
         raise _fail(name, audio, "block", "audio.block", "expected frames 16..4096")
     cfg.block = block
-    cfg.headless = bool(audio.get("headless", False))
-    midi = data.get("midi") or {}
-    if not isinstance(midi, dict):
-        raise _fail(name, data, "midi", "midi", "expected a mapping (api)")
-    cfg.midi_api = midi.get("api")
+    cfg.headless = _bool(name, audio, "headless", "audio.headless")
+    midi = _section(name, data, "midi", ("api", "poll_ms"))
+    api = midi.get("api")
+    if api is not None and (not isinstance(api, str) or api.lower() not in MIDI_APIS):
+        raise _fail(name, midi, "api", "midi.api",
+                    f"expected one of {', '.join(MIDI_APIS)} (or leave it out), got {api!r}")
+    cfg.midi_api = api
     poll = midi.get("poll_ms", cfg.midi_poll_ms)
     if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0.05 <= poll <= 10:
         raise _fail(name, midi, "poll_ms", "midi.poll_ms", "expected milliseconds 0.05..10")
@@ -115,18 +147,27 @@ def load_config(path: str | Path | None = None) -> Config:
         if not isinstance(listeners, list):
             raise _fail(name, data, "osc", "osc", "expected a list of listeners")
         for i, item in enumerate(listeners):
+            where = f"osc[{i + 1}]"
             if not isinstance(item, dict):
-                raise _fail(name, listeners, i, f"osc[{i + 1}]", "expected {protocol, host, port}")
+                raise _fail(name, listeners, i, where, "expected {protocol, host, port}")
+            for key in item:
+                if key not in ("protocol", "host", "port", "framing"):
+                    raise _fail(name, item, key, f"{where}.{key}",
+                                "unknown setting; expected protocol, host, port or framing")
+            port = item.get("port", 9000)
+            if isinstance(port, bool) or not isinstance(port, int):
+                raise _fail(name, item, "port", f"{where}.port", "expected a port number")
             try:
                 cfg.osc.append(OscListenerConfig(
-                    item.get("protocol", "udp"), str(item.get("host", "127.0.0.1")),
-                    int(item.get("port", 9000)), item.get("framing", "size")))
+                    item.get("protocol", "udp"), str(item.get("host", "127.0.0.1")), port,
+                    item.get("framing", "size")))
             except (TypeError, ValueError) as exc:
-                raise _fail(name, listeners, i, f"osc[{i + 1}]", str(exc)) from None
-    maps = data.get("mappings") or {}
-    if not isinstance(maps, dict):
-        raise _fail(name, data, "mappings", "mappings", "expected a mapping (dirs, enable)")
-    cfg.mapping_dirs = [Path(os.path.expanduser(str(d))) for d in maps.get("dirs") or []]
+                raise _fail(name, listeners, i, where, str(exc)) from None
+    maps = _section(name, data, "mappings", ("dirs", "enable"))
+    dirs = maps.get("dirs") or []
+    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+        raise _fail(name, maps, "dirs", "mappings.dirs", "expected a list of folders")
+    cfg.mapping_dirs = [Path(os.path.expanduser(d)) for d in dirs]
     enable = maps.get("enable")
     names_ok = isinstance(enable, list) and all(isinstance(x, str) for x in enable)
     if enable is not None and not names_ok:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.005
 RELOAD_CHECK_S = 0.5
+RETRY_S = 5.0  # a transport that could not open (device busy, backend down) is retried
 
 
 @dataclass
@@ -63,23 +64,42 @@ class Daemon:
         self.on_status = on_status or (lambda msg: log.info("%s", msg))
         self.reloads = 0
         self.reload_errors: list[str] = []
+        self.loop_errors = 0
+        # mapping file -> (its mtime when it failed, when to try again)
+        self.failed: dict[Path, tuple[float, float]] = {}
+        self._midi_down_until = 0.0
 
     # ---------------------------------------------------------------- audio
     def start_audio(self) -> None:
         """Open the audio device, or the headless clock when there is none."""
         cfg = self.config
+        inputs = self.session.inputs_needed()
+        live: LiveStream | None = None
         if not cfg.headless and default_output_available():
-            try:
-                self.driver = LiveStream(self.engine, device=cfg.audio_device, block=cfg.block)
-                self.where = f"playing through {self.driver.device_name} at {self.engine.rate} Hz"
-            except Exception as exc:  # PortAudio refuses: fall back, and say why
-                self.on_status(f"audio device unavailable ({exc}); using the headless clock")
-                self.driver = None
+            if inputs:
+                try:
+                    live = LiveStream(self.engine, device=cfg.audio_device, block=cfg.block,
+                                      in_channels=inputs)
+                except Exception as exc:  # too few inputs, or no input at all
+                    self.on_status(f"the session's channels need {inputs} device input(s), "
+                                   f"which the audio device cannot give ({exc}); they play "
+                                   "silence")
+            if live is None:
+                try:
+                    live = LiveStream(self.engine, device=cfg.audio_device, block=cfg.block)
+                except Exception as exc:  # PortAudio refuses: fall back, and say why
+                    self.on_status(f"audio device unavailable ({exc}); using the headless clock")
+            if live is not None:
+                self.driver = live
+                self.where = f"playing through {live.device_name} at {self.engine.rate} Hz"
         elif not cfg.headless:
             self.on_status("no audio output device found; running on the headless clock")
         if self.driver is None:
             self.driver = HeadlessClock(self.engine, block=cfg.block)
             self.where = "headless clock (no audio device)"
+            if inputs:
+                self.on_status("channels fed from device inputs play silence on the headless "
+                               "clock")
         self.driver.start()
 
     # ------------------------------------------------------------------ OSC
@@ -112,20 +132,41 @@ class Daemon:
     # ------------------------------------------------------------- surfaces
     def start_surfaces(self) -> None:
         """Bind every enabled mapping to a transport that watches for its device."""
-        for path in self.config.mapping_files():
-            self._bind(path)
+        for name in self.config.missing_mappings():
+            known = ", ".join(sorted(self.config.available_mappings()))
+            self.on_status(f"mappings.enable names {name!r}, but there is no {name}.yaml "
+                           f"(known: {known})")
+        self._scan()
 
-    def _bind(self, path: Path) -> None:
-        from surfaced.mapping import MappingError
+    def _scan(self) -> None:
+        """Bind mapping files not bound yet: new ones, and ones that failed before
+        (retried when their file changes, or a little later when their transport
+        could not open)."""
+        bound = {b.path for b in self.bindings}
+        now = time.monotonic()
+        for path in self.config.mapping_files():
+            if path in bound:
+                continue
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            failed = self.failed.get(path)
+            if failed is not None and failed[0] == mtime and now < failed[1]:
+                continue
+            self._bind(path, mtime)
+
+    def _bind(self, path: Path, mtime: float) -> None:
         from surfaced.mapping.model import MidiMatch, OscMatch, SerialMatch
         from surfaced.surface import Surface, load_mapping
 
         try:
             mapping = load_mapping(path)
-        except MappingError as exc:
+        except Exception as exc:  # MappingError names file:line:key; anything else is ours
+            self.failed[path] = (mtime, float("inf"))  # until the file changes
             self.on_status(f"mapping not loaded: {exc}")
             return
-        binding = SurfaceBinding(path, path.stat().st_mtime, None)
+        binding = SurfaceBinding(path, mtime, None)
         sid = f"surface:{mapping.id}"
 
         # Surface methods are thread-safe: transports call them from their own
@@ -143,6 +184,9 @@ class Daemon:
 
         match = mapping.match
         transport: Any
+        if isinstance(match, MidiMatch) and self._midi_down_until > time.monotonic():
+            self.failed[path] = (mtime, self._midi_down_until)
+            return
         if isinstance(match, MidiMatch):
             transport = MidiTransport(deliver, input=match.input, output=match.output,
                                       api=self.config.midi_api, source=sid,
@@ -165,9 +209,22 @@ class Daemon:
         try:
             transport.start()
         except Exception as exc:  # a device that cannot be opened must not stop the daemon
-            self.on_status(f"{path.name}: {exc}")
             binding.surface.close()
+            retry = time.monotonic() + RETRY_S
+            self.failed[path] = (mtime, retry)
+            if isinstance(match, MidiMatch):
+                # The MIDI backend itself is down (no ALSA sequencer, JACK not
+                # up yet): say so once, not once per mapping, and try again later.
+                if self._midi_down_until == 0.0:
+                    self.on_status(f"MIDI unavailable ({exc}); MIDI surfaces will be bound "
+                                   f"when it is (retrying every {RETRY_S:.0f} s)")
+                self._midi_down_until = retry
+            else:
+                self.on_status(f"{path.name}: {exc} (retrying every {RETRY_S:.0f} s)")
             return
+        if isinstance(match, MidiMatch):
+            self._midi_down_until = 0.0
+        self.failed.pop(path, None)
         # A transport that found its device inside start() has already called
         # reconnected(): the surface got its handshake and full state there.
         self.bindings.append(binding)
@@ -190,10 +247,10 @@ class Daemon:
         return None
 
     def check_reload(self) -> None:
-        """Reload every mapping file whose modification time changed."""
+        """Reload mapping files that changed on disk; bind new and previously failed ones."""
+        self._scan()
         if not self.bindings:
             return
-        from surfaced.mapping import MappingError
         from surfaced.surface import Surface, load_mapping
 
         for b in self.bindings:
@@ -206,7 +263,7 @@ class Daemon:
             b.mtime = mtime
             try:
                 mapping = load_mapping(b.path)
-            except MappingError as exc:
+            except Exception as exc:
                 # Keep the surface working on the old mapping; say what is wrong.
                 self.reload_errors.append(str(exc))
                 self.on_status(f"reload refused, keeping the previous mapping: {exc}")
@@ -233,18 +290,31 @@ class Daemon:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break
-                for b in self.bindings:
-                    if b.surface is not None:
-                        b.surface.tick(now)
-                if self.native is not None:
-                    self.native.tick(now)
+                self._tick(now)
                 if now >= next_reload:
                     next_reload = now + RELOAD_CHECK_S
-                    self.check_reload()
+                    self._guarded("checking mappings", self.check_reload)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), TICK_S)
         finally:
             await self.shutdown()
+
+    def _tick(self, now: float) -> None:
+        for b in self.bindings:
+            if b.surface is not None:
+                self._guarded(f"{b.path.stem} feedback", b.surface.tick, now)
+        if self.native is not None:
+            self._guarded("OSC feedback", self.native.tick, now)
+
+    def _guarded(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """Run one piece of the loop; a failure is counted and said, never fatal."""
+        try:
+            fn(*args)
+        except Exception as exc:
+            self.loop_errors += 1
+            if self.loop_errors in (1, 2, 4, 8, 16, 32, 64) or self.loop_errors % 1000 == 0:
+                self.on_status(f"{what} failed ({type(exc).__name__}: {exc}); "
+                               f"{self.loop_errors} loop errors so far")
 
     async def shutdown(self) -> None:
         """Close surfaces, transports, listeners and the audio driver."""

@@ -144,6 +144,7 @@ _EQ_LEAVES: dict[str, tuple[str, float, float, str, str]] = {
 _PATH = re.compile(
     r"^(?:ch/(?P<ch>\d+)/(?P<leaf>.+)|bus/(?P<bus>\d+)/(?P<bleaf>fader|mute)|master/fader)$"
 )
+_LEADING_ZEROS = re.compile(r"(?<=/)0+(?=\d)")
 _EQ = re.compile(r"^eq/(?P<band>\d+)/(?P<what>freq|gain|q)$")
 _SEND = re.compile(r"^send/(?P<bus>\d+)(?P<pre>/pre)?$")
 
@@ -162,7 +163,9 @@ def spec_for(path: str, channels: int, buses: int) -> ParamSpec:
     >>> spec_for("ch/3/fader", 8, 4).range_text()
     '-inf..10 dB'
     """
-    p = path.strip().strip("/")
+    # One spelling per parameter: "ch/03/fader" is "ch/3/fader", so state,
+    # feedback and /get never split between two names for one control.
+    p = _LEADING_ZEROS.sub("", path.strip().strip("/"))
     m = _PATH.match(p)
     if m is None:
         raise ParamError(f"unknown parameter {path!r}: {_HINT}")

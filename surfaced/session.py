@@ -73,6 +73,11 @@ class Session:
     channels: list[ChannelConfig] = field(default_factory=list)
     params: dict[str, float] = field(default_factory=dict)  # full path -> value
 
+    def inputs_needed(self) -> int:
+        """How many device inputs the channels fed from inputs need (0: none)."""
+        return max((c.source.first_input + (2 if c.source.stereo else 1)
+                    for c in self.channels if c.source.kind == "input"), default=0)
+
     def make_engine(self, max_block: int = 512) -> Engine:
         """An engine sized for this session with everything applied and settled."""
         engine = Engine(len(self.channels), self.buses, self.rate, max_block)
@@ -138,7 +143,7 @@ def _parse_source(path: str, ch: dict[Any, Any], where: str) -> Source:
                     "expected one of {generator: NAME}, {wav: FILE}, {input: N or [L, R]}")
     (kind, value), = raw.items()
     if kind == "generator":
-        if value not in generators.GENERATORS:
+        if not isinstance(value, str) or value not in generators.GENERATORS:
             known = ", ".join(sorted(generators.GENERATORS))
             raise _fail(path, raw, kind, f"{where}.source.generator",
                         f"unknown generator {value!r}; known: {known}")

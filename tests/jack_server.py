@@ -6,6 +6,7 @@ collide; clients find it through JACK_DEFAULT_SERVER.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ def jack_server(rate: int = 48000, period: int = 64) -> Iterator[JackServer]:
     exe = jackd_path()
     if exe is None:
         raise RuntimeError("jackd is not installed (Debian: apt-get install jackd2)")
+    _clear_stale_registry()
     name = f"sftest-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     proc = subprocess.Popen(
@@ -71,6 +74,30 @@ def jack_server(rate: int = 48000, period: int = 64) -> Iterator[JackServer]:
             proc.wait(timeout=5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _live_jackd() -> bool:
+    """True when some jackd process is running on this machine."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "jackd":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _clear_stale_registry() -> None:
+    """Forget servers that died without cleaning up (killed runs leave their
+    entries in /dev/shm, and after a few JACK refuses: "Too many servers
+    already active"). Only when no jackd runs at all, so no live server loses
+    its shared memory."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or _live_jackd():
+        return
+    for f in list(shm.glob("jack*")):
+        with contextlib.suppress(OSError):
+            f.unlink()
 
 
 def _wait_until_up(name: str, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -75,4 +75,4 @@ def test_run_plays_through_jack_and_devices_lists_it(jack: object) -> None:
     assert "playing through system" in r.stdout
     # the summary counts xruns (whether there were any depends on the machine's load;
     # tests/native/test_live_audio.py holds the stream to zero on an idle server)
-    assert re.search(r"stopped after 2\.\d s; xruns \d+", r.stdout.splitlines()[-1])
+    assert re.search(r"stopped after \d+\.\d s; xruns \d+", r.stdout.splitlines()[-1])

@@ -25,6 +25,12 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("osc:\n  - {port: 70000}\n", "osc[1]: OSC port 70000 out of range"),
         ("feedback_rate: 0\n", ":1: feedback_rate: expected 1..1000"),
         ("midi:\n  poll_ms: 0\n", ":2: midi.poll_ms: expected milliseconds 0.05..10"),
+        ("midi: {api: bogus}\n", ":1: midi.api: expected one of jack, alsa"),
+        ("audio:\n  headless: \"no\"\n", ":2: audio.headless: expected true or false"),
+        ("audio:\n  blok: 64\n", ":2: audio.blok: unknown setting"),
+        ("mappings:\n  dirs: /x\n", ":2: mappings.dirs: expected a list of folders"),
+        ("osc:\n  - {port: [1]}\n", ":2: osc[1].port: expected a port number"),
+        ("osc:\n  - {prot: udp}\n", ":2: osc[1].prot: unknown setting"),
         ("mappings: {enable: mcu}\n", "mappings.enable: expected a list of mapping names"),
         ("audio: [\n", "config.yaml:2:"),
     ],
@@ -49,3 +55,9 @@ def test_user_mapping_replaces_a_shipped_one(tmp_path: Path,
     assert by_name["my-box"].parent == user
     assert by_name["generic-cc8"].parent == user
     assert Config(enable=["my-box"]).mapping_files() == [user / "my-box.yaml"]
+
+
+def test_enabled_names_without_a_file_are_reported() -> None:
+    cfg = Config(enable=["mackie-control", "mackie-contrl"])
+    assert [f.stem for f in cfg.mapping_files()] == ["mackie-control"]
+    assert cfg.missing_mappings() == ["mackie-contrl"]

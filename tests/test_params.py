@@ -121,3 +121,13 @@ def test_log_taper_round_trips(pos: float) -> None:
     value = spec.from_position(pos)
     assert 20.0 <= value <= 20000.0
     assert spec.to_position(value) == pytest.approx(pos, abs=1e-9)
+
+
+def test_paths_have_one_spelling() -> None:
+    e = Engine(8, 2)
+    assert e.spec("ch/03/fader").path == "ch/3/fader"
+    assert e.spec("/ch/3/eq/02/gain/").path == "ch/3/eq/2/gain"
+    e.set("ch/03/fader", -30.0)
+    assert e.get("ch/3/fader") == -30.0
+    with pytest.raises(params.ParamError, match="channel 0 does not exist"):
+        e.spec("ch/00/fader")

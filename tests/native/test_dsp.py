@@ -291,3 +291,23 @@ def test_latency_probe_marks_the_block_that_applied_a_change() -> None:
     pid, ns = e.probe_result()
     assert pid == 42 and t0 <= ns <= t1
     assert y[-1, 0] < 0.5  # and that block did start gliding to -6 dB
+
+
+def test_device_inputs_feed_channels() -> None:
+    e = Engine(2, 0, RATE, 512)
+    e.set_source_input(1, 2)  # mono from input 3 (0-based 2)
+    e.set_source_input(2, 0, stereo=True)  # stereo from inputs 1-2
+    e.set("ch/1/pan", -1.0)
+    e.set("ch/2/fader", "-inf")
+    e.settle()
+    inp = np.zeros((64, 4), dtype=np.float32)
+    inp[:, 2] = 0.25
+    inp[:, 0], inp[:, 1] = 0.5, -0.5
+    out = np.zeros((64, 2), dtype=np.float32)
+    e.process_into(out, inp)
+    assert out[-1, 0] == pytest.approx(0.25) and out[-1, 1] == pytest.approx(0.0, abs=1e-7)
+    e.set("ch/2/fader", 0.0)
+    e.set("ch/1/mute", 1)
+    for _ in range(200):
+        e.process_into(out, inp)
+    assert out[-1, 0] == pytest.approx(0.5) and out[-1, 1] == pytest.approx(-0.5)

@@ -81,3 +81,27 @@ def test_headless_clock_plays_in_real_time_and_matches_offline_render() -> None:
     got = live.captured()
     assert len(got) == frames
     assert np.array_equal(got, render(make_engine(), 1.0, block=512))
+
+
+@pytest.mark.jack
+def test_session_with_device_inputs_opens_a_duplex_stream(jack: object) -> None:
+    from surfaced.config import Config
+    from surfaced.daemon import Daemon
+    from surfaced.session import ChannelConfig, Session, Source
+
+    s = Session(path="<test>", buses=0)
+    s.channels = [ChannelConfig("Mic", Source("input", first_input=0, stereo=True))]
+    assert s.inputs_needed() == 2
+    notes: list[str] = []
+    d = Daemon(Config(block=64, osc=[], enable=[]), s, on_status=notes.append)
+    d.start_audio()
+    try:
+        assert isinstance(d.driver, LiveStream)
+        deadline = time.monotonic() + 5
+        while d.driver.callbacks < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert d.driver.callbacks >= 10
+        assert d.driver._stream.channels == (2, 2)  # JACK's two capture ports feed the mic
+        assert notes == []
+    finally:
+        d.driver.stop()
