@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -196,14 +197,45 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate a mapping file and summarise what it binds."""
+    """Validate mapping files and summarise what each binds; exit 2 if any is wrong."""
     from surfaced.mapping import MappingError, check_file
 
+    bad = 0
+    for f in args.files:
+        try:
+            summary = check_file(f)
+        except MappingError as exc:
+            print(f"surfaced: error: {exc}", file=sys.stderr)
+            bad += 1
+            continue
+        except OSError as exc:
+            print(f"surfaced: error: {f}: {exc.strerror}", file=sys.stderr)
+            bad += 1
+            continue
+        print(summary)
+    return 2 if bad else 0
+
+
+def _block(text: str) -> int:
+    """--block: frames per block, 16..4096."""
     try:
-        print(check_file(args.file))
-    except MappingError as exc:
-        raise UserError(str(exc)) from None
-    return 0
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of frames") from None
+    if not 16 <= n <= 4096:
+        raise argparse.ArgumentTypeError(f"{n} frames: a block is 16..4096 frames")
+    return n
+
+
+def _seconds(text: str) -> float:
+    """--seconds: 0 (not set) up to a day."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.0 <= x <= 86400.0:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text}: expected 0..86400 seconds")
+    return x
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,17 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", default=None,
                    help="configuration file (default: ~/.config/surfaced/config.yaml)")
     r.add_argument("--device", default=None, help="audio output device (name or index)")
-    r.add_argument("--block", type=int, default=None, help="frames per block (default 256)")
+    r.add_argument("--block", type=_block, default=None, help="frames per block (default 256)")
     r.add_argument("--no-osc", action="store_true", help="do not open the OSC listeners")
     r.add_argument("--headless", action="store_true", help="no audio device: real-time clock only")
-    r.add_argument("--seconds", type=float, default=0.0, help="stop after this many seconds")
+    r.add_argument("--seconds", type=_seconds, default=0.0, help="stop after this many seconds")
     r.add_argument("--quiet", action="store_true", help="no meters")
     r.set_defaults(func=cmd_run)
     o = sub.add_parser("render", help="render a session offline to a WAV file")
     o.add_argument("session", help="session YAML file")
     o.add_argument("-o", "--output", required=True, help="WAV file to write (32-bit float)")
-    o.add_argument("--seconds", type=float, default=0.0, help="length (default: the session's)")
-    o.add_argument("--block", type=int, default=512, help="frames per block (default 512)")
+    o.add_argument("--seconds", type=_seconds, default=0.0,
+                   help="length (default: the session's)")
+    o.add_argument("--block", type=_block, default=512, help="frames per block (default 512)")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
     o.set_defaults(func=cmd_render)
     d = sub.add_parser("devices", help="list audio devices, MIDI ports and serial ports")
@@ -236,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--midi", default="*", help="input port pattern (glob, or re:REGEX)")
     m.add_argument("--midi-api", default=None, help="MIDI backend: jack, alsa, coremidi")
     m.add_argument("--osc-port", type=int, default=None, help="also listen for OSC on this port")
-    m.add_argument("--seconds", type=float, default=0.0, help="stop after this many seconds")
+    m.add_argument("--seconds", type=_seconds, default=0.0, help="stop after this many seconds")
     m.set_defaults(func=cmd_monitor)
     la = sub.add_parser("learn", help="move a control, get its mapping stanza")
     la.add_argument("param", nargs="?", default="ch/1/fader", help="parameter to bind")
@@ -244,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--midi-api", default=None, help="MIDI backend: jack, alsa, coremidi")
     la.add_argument("--timeout", type=float, default=30.0, help="seconds to wait")
     la.set_defaults(func=cmd_learn)
-    c = sub.add_parser("check", help="validate a mapping file and show what it binds")
-    c.add_argument("file", help="mapping YAML file")
+    c = sub.add_parser("check", help="validate mapping files and show what they bind")
+    c.add_argument("files", nargs="+", help="mapping YAML files")
     c.set_defaults(func=cmd_check)
     return p
 
@@ -260,6 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (UserError, SessionError, ConfigError, ParamError, WavError) as exc:
         print(f"surfaced: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `surfaced devices | head`: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stops the flush at exit failing
+        return 0
+    except OSError as exc:  # a file we were asked to write or read
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"surfaced: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -76,3 +76,37 @@ def test_run_plays_through_jack_and_devices_lists_it(jack: object) -> None:
     # the summary counts xruns (whether there were any depends on the machine's load;
     # tests/native/test_live_audio.py holds the stream to zero on an idle server)
     assert re.search(r"stopped after \d+\.\d s; xruns \d+", r.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--block", "0"], "argument --block: 0 frames: a block is 16..4096 frames"),
+        (["--seconds", "nan"], "argument --seconds: nan: expected 0..86400 seconds"),
+        (["--seconds", "-1"], "argument --seconds: -1: expected 0..86400 seconds"),
+    ],
+)
+def test_render_refuses_bad_arguments_in_one_line(tmp_path: Path, args: list[str],
+                                                  needle: str) -> None:
+    session = ROOT / "docs" / "examples" / "demo-session.yaml"
+    r = surfaced("render", str(session), "-o", str(tmp_path / "x.wav"), *args)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_render_to_an_unwritable_place_says_where(tmp_path: Path) -> None:
+    session = ROOT / "docs" / "examples" / "demo-session.yaml"
+    r = surfaced("render", str(session), "-o", str(tmp_path), "--seconds", "1", "--quiet")
+    assert r.returncode == 2 and f"surfaced: error: {tmp_path}: Is a directory" in r.stderr
+
+
+def test_check_summarises_good_mappings_and_fails_on_a_bad_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad\ntransport: midi\nmatch: {port: x}\ncontrols:\n"
+                   "  f:\n    cc: 7\n    parm: ch/1/fader\n")
+    good = ROOT / "mappings" / "korg-nanokontrol2.yaml"
+    r = surfaced("check", str(good))
+    assert r.returncode == 0 and "fader x8: cc 0..7" in r.stdout
+    r = surfaced("check", str(good), str(bad))
+    assert r.returncode == 2
+    assert "fader x8: cc 0..7" in r.stdout  # the good one is still summarised
+    assert f"surfaced: error: {bad}:7:" in r.stderr and "Traceback" not in r.stderr
