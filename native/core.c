@@ -43,6 +43,8 @@ static void *zalloc(size_t n) {
     return p;
 }
 
+static void publish(sf_engine *e);
+
 sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int max_block) {
     if (n_channels < 1 || n_channels > SF_MAX_CHANNELS) return NULL;
     if (n_buses < 0 || n_buses > SF_MAX_BUSES) return NULL;
@@ -90,6 +92,7 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     sf_truepeak_init(&e->tp[0]);
     sf_truepeak_init(&e->tp[1]);
     sf_settle(e);
+    publish(e); /* readers see "silent" (-200 LUFS), not zeros, before the first block */
     return e;
 }
 

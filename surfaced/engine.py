@@ -111,6 +111,7 @@ class Engine:
         self._capture: FloatArray | None = None
         self._out_cache: tuple[FloatArray, Any] | None = None
         self._m = ffi.new("sf_master_meters *")
+        self._last_meters: MeterSnapshot | None = None
 
     # ---------------------------------------------------------------- params
     def spec(self, path: str) -> params.ParamSpec:
@@ -252,8 +253,13 @@ class Engine:
         peak = np.zeros(self.channels, dtype=np.float32)
         rms = np.zeros(self.channels, dtype=np.float32)
         m = ffi.new("sf_master_meters *")
-        _check(lib.sf_read_meters(self._ptr, ffi.from_buffer("float[]", peak),
-                                  ffi.from_buffer("float[]", rms), m), "reading meters")
+        code = lib.sf_read_meters(self._ptr, ffi.from_buffer("float[]", peak),
+                                  ffi.from_buffer("float[]", rms), m)
+        if code == lib.SF_EBUSY and self._last_meters is not None:
+            # The audio thread was preempted in the middle of publishing: the
+            # previous reading is a few milliseconds old, and still true.
+            return self._last_meters
+        _check(code, "reading meters")
         nb = self.buses
         master = MasterMeters(
             peak=(m.peak[0], m.peak[1]),
@@ -272,7 +278,8 @@ class Engine:
             frames=int(m.frames),
             dropped_params=int(m.dropped_params),
         )
-        return MeterSnapshot(peak, rms, master)
+        self._last_meters = MeterSnapshot(peak, rms, master)
+        return self._last_meters
 
     # --------------------------------------------------------------- capture
     def start_capture(self, frames: int) -> None:

@@ -13,6 +13,12 @@ Any OSC app or script can drive and read the mixer without a mapping file:
 - ``/subscribe/meters [i HZ]``  the sender gets ``/meters/ch f...`` (channel peaks, dBFS)
   and ``/meters/master f L f R f LUFS-momentary`` at HZ (default 10)
 
+A subscription is a lease of LEASE_S (10 s), as with a digital console's
+``/xremote``: send ``/subscribe`` again before it runs out. UDP has no
+connection to tell us a peer went away, and a forgotten peer would otherwise
+be sent feedback and meters for ever; a TCP peer is dropped when its
+connection closes.
+
 Feedback to subscribers is coalesced (the latest value of each path, at most
 `rate` times a second) and never echoed to the peer that made the change.
 Bad messages are counted and answered with ``/error s MESSAGE``.
@@ -21,11 +27,12 @@ Bad messages are counted and answered with ``/error s MESSAGE``.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from surfaced.engine import to_db
+from surfaced.engine import NativeError, to_db
 from surfaced.events import Event
 from surfaced.mixer import Change, Mixer
 from surfaced.params import ParamError
@@ -46,9 +53,13 @@ class NativeOscStats:
     last_error: str = ""
 
 
+LEASE_S = 10.0
+
+
 @dataclass
 class _Subscriber:
     prefix: str
+    expires: float
     pending: dict[str, Change] = field(default_factory=dict)
     meters_hz: float = 0.0
     next_meters: float = 0.0
@@ -66,6 +77,9 @@ class NativeOsc:
         self.rate = rate
         self.clock = clock
         self.stats = NativeOscStats()
+        # Changes arrive on transport threads, subscriptions and flushes on the
+        # daemon's loop: one lock over the subscriber table and its pending maps.
+        self._lock = threading.Lock()
         self._subs: dict[str, _Subscriber] = {}
         self._next_flush = 0.0
         self._unsubscribe = mixer.subscribe(self._on_change)
@@ -82,7 +96,7 @@ class NativeOsc:
         self.stats.received += 1
         try:
             self._dispatch(event)
-        except (ParamError, ValueError, TypeError) as exc:
+        except (ParamError, ValueError, TypeError, NativeError) as exc:
             self._error(event, str(exc))
 
     def _dispatch(self, event: Event) -> None:
@@ -91,18 +105,27 @@ class NativeOsc:
             self._get(peer, str(_one(args, str, addr)))
         elif addr == "/subscribe":
             prefix = str(_one(args, str, addr)).strip("/") if args else ""
-            sub = self._subs.setdefault(peer, _Subscriber(prefix))
-            sub.prefix = prefix
+            with self._lock:
+                sub = self._lease(peer, prefix)
+                sub.prefix = prefix
         elif addr == "/unsubscribe":
-            self._subs.pop(peer, None)
+            with self._lock:
+                self._subs.pop(peer, None)
         elif addr == "/subscribe/meters":
             hz = float(str(_one(args, (int, float), addr))) if args else 10.0
             if not 0.0 <= hz <= 100.0:
                 raise ValueError(f"{addr}: rate {hz} Hz out of range 0..100")
-            sub = self._subs.setdefault(peer, _Subscriber("\x00"))  # meters only
-            sub.meters_hz = hz
+            with self._lock:
+                self._lease(peer, "\x00").meters_hz = hz  # "\x00": no parameter changes
         else:
             self._set(event)
+
+    def _lease(self, peer: str, prefix: str) -> _Subscriber:
+        sub = self._subs.get(peer)
+        if sub is None:
+            sub = self._subs[peer] = _Subscriber(prefix, 0.0)
+        sub.expires = self.clock() + LEASE_S
+        return sub
 
     def _set(self, event: Event) -> None:
         path = event.address.strip("/")
@@ -143,32 +166,47 @@ class NativeOsc:
         self.stats.last_error = f"{event.source} {event.address}: {message}"
         self._send(event.source, encode_message("/error", [message]))
 
-    def _send(self, peer: str, packet: bytes) -> None:
-        self.reply(peer, packet)
+    def _send(self, peer: str, packet: bytes) -> bool:
+        return self.reply(peer, packet)
 
     # -------------------------------------------------------------- feedback
     def _on_change(self, change: Change) -> None:
-        for peer, sub in self._subs.items():
-            if peer != change.source and change.path.startswith(sub.prefix):
-                sub.pending[change.path] = change  # latest wins
+        with self._lock:
+            for peer, sub in self._subs.items():
+                if peer != change.source and change.path.startswith(sub.prefix):
+                    sub.pending[change.path] = change  # latest wins
 
     def tick(self, now: float | None = None) -> None:
-        """Flush coalesced feedback and due meters (call every few ms)."""
+        """Flush coalesced feedback and due meters, drop lapsed leases (call every few ms)."""
         t = self.clock() if now is None else now
-        if t >= self._next_flush:
+        flush = t >= self._next_flush
+        if flush:
             self._next_flush = t + 1.0 / self.rate
-            for peer, sub in list(self._subs.items()):
-                if sub.pending:
-                    msgs = [encode_message("/" + c.path, [_wire(c.value)])
-                            for c in sub.pending.values()]
-                    sub.pending.clear()
-                    for i in range(0, len(msgs), 32):  # bundles stay well under a UDP MTU-ish size
-                        self._send(peer, encode_bundle(msgs[i:i + 32]))
-                    self.stats.feedback_sent += len(msgs)
-        for peer, sub in list(self._subs.items()):
-            if sub.meters_hz > 0 and t >= sub.next_meters:
-                sub.next_meters = t + 1.0 / sub.meters_hz
-                self._send(peer, self._meters_packet())
+        due: list[tuple[str, list[Change], bool]] = []
+        with self._lock:
+            for peer in [p for p, sub in self._subs.items() if sub.expires <= t]:
+                del self._subs[peer]
+            for peer, sub in self._subs.items():
+                changes = []
+                if flush and sub.pending:
+                    changes, sub.pending = list(sub.pending.values()), {}
+                meters = sub.meters_hz > 0 and t >= sub.next_meters
+                if meters:
+                    sub.next_meters = t + 1.0 / sub.meters_hz
+                if changes or meters:
+                    due.append((peer, changes, meters))
+        for peer, changes, meters in due:  # sending happens outside the lock
+            ok = True
+            if changes:
+                msgs = [encode_message("/" + c.path, [_wire(c.value)]) for c in changes]
+                for i in range(0, len(msgs), 32):  # bundles stay well under a UDP MTU-ish size
+                    ok = self._send(peer, encode_bundle(msgs[i:i + 32])) and ok
+                self.stats.feedback_sent += len(msgs)
+            if meters:
+                ok = self._send(peer, self._meters_packet()) and ok
+            if not ok and peer.startswith("osc:tcp:"):
+                with self._lock:  # its connection is gone: nobody left to lease for
+                    self._subs.pop(peer, None)
 
     def _meters_packet(self) -> bytes:
         snap = self.mixer.engine.meters()

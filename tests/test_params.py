@@ -131,3 +131,8 @@ def test_paths_have_one_spelling() -> None:
     assert e.get("ch/3/fader") == -30.0
     with pytest.raises(params.ParamError, match="channel 0 does not exist"):
         e.spec("ch/00/fader")
+
+
+def test_a_fresh_engine_reads_silence_not_zero_lufs() -> None:
+    m = Engine(2, 1).meters().master
+    assert m.integrated_lufs <= -200.0 and m.momentary_lufs <= -200.0
