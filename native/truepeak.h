@@ -26,8 +26,10 @@ typedef struct sf_truepeak {
      * stored in time order against the history window (oldest first). The
      * 0/4 branch is the input itself, delayed, and needs no filter. */
     float coef[SF_TRUEPEAK_FACTOR - 1][SF_TRUEPEAK_TAPS];
-    /* Input history, every sample written twice (at pos and pos + TAPS) so
-     * the last TAPS samples are always one contiguous window. */
+    /* Input history: the last TAPS samples, oldest first, are
+     * hist[pos .. pos + TAPS - 1], every sample stored twice (at i and
+     * i + TAPS) so that window is contiguous for any pos in [0, TAPS).
+     * Blocks of 4 or more samples leave pos = 0; shorter ones advance it. */
     float hist[2 * SF_TRUEPEAK_TAPS];
     int32_t pos;
 } sf_truepeak;
@@ -37,7 +39,9 @@ typedef struct sf_truepeak {
  * Nyquist frequency, split into polyphase branches, each normalised to unity
  * gain at DC) and reset the history. The design depends only on the
  * oversampling factor, not on the sample rate. Calls sin/sqrt; does not
- * allocate.
+ * allocate. Also (re)chooses the process-wide block kernel, from the CPU and
+ * the SURFACED_KERNEL environment variable (=generic or =avx2 caps it, as
+ * for the core's own kernels); every kernel gives bit-identical readings.
  */
 void sf_truepeak_init(sf_truepeak *t);
 
@@ -55,8 +59,18 @@ void sf_truepeak_reset(sf_truepeak *t);
  * points lag the input by SF_TRUEPEAK_TAPS / 2 samples (0.33 ms at 48 kHz):
  * a peak between the last samples of a block is reported by the next call,
  * which is what a meter with any fall-back wants. Non-finite samples are
- * read as 0; the result is always finite (capped at FLT_MAX).
+ * read as 0; the result is always finite (capped at FLT_MAX). Every
+ * oversampled point is computed in one fixed order of float operations, so
+ * the values (and so the running maximum over a stream) do not depend on
+ * how the stream is cut into blocks. Uses under 3 KiB of stack.
  */
 float sf_truepeak_block(sf_truepeak *t, const float *x, int n);
+
+/*
+ * The block kernel sf_truepeak_block runs now: "avx512", "avx2", "generic"
+ * (4-lane vectors: SSE2, NEON) or "plain" (scalar C). For tests and
+ * benchmarks.
+ */
+const char *sf_truepeak_kernel(void);
 
 #endif

@@ -729,3 +729,212 @@ def test_truepeak_reset_and_empty_blocks(native: Native) -> None:
     native.lib.sf_truepeak_reset(tp)
     assert truepeak_blocks(native, np.zeros(256), 64, tp) == [0.0] * 4
     assert native.lib.sf_truepeak_block(tp, native.ffi.NULL, 0) == 0.0
+
+
+# --------------------------------------------------------------------------
+# true peak: the exact arithmetic, whatever the kernel and the block cuts
+
+
+def truepeak_model(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per input sample, the peak over its oversampled points, in float32 exactly as truepeak.c.
+
+    The documented order: for each branch, four partial sums over taps
+    t = q, q + 4, ... (q = 0..3, each from 0), every product and sum rounded
+    to float32, then (s0 + s1) + (s2 + s3); the 0/4 branch is the sample.
+    numpy's float32 ufuncs round each operation the same way and never fuse.
+    History before the stream is silence; non-finite input reads as 0.
+    """
+    taps = coef.shape[1]
+    xs = np.where(np.isfinite(x), x, 0).astype(np.float32)
+    padded = np.concatenate([np.zeros(taps, np.float32), xs])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, taps)[1 : len(xs) + 1]
+    peak = np.abs(xs)
+    for branch in coef:
+        partial = []
+        for q in range(4):
+            acc = np.zeros(len(xs), np.float32)
+            for t in range(q, taps, 4):
+                acc = acc + branch[t] * windows[:, t]
+            partial.append(acc)
+        y = (partial[0] + partial[1]) + (partial[2] + partial[3])
+        peak = np.maximum(peak, np.abs(y))
+    return peak
+
+
+def _tp_coef(nat: Native, tp: Any) -> np.ndarray:
+    taps = nat.lib.SF_TRUEPEAK_TAPS
+    return np.frombuffer(nat.ffi.buffer(tp.coef), dtype=np.float32).reshape(-1, taps).copy()
+
+
+def _tp_signal() -> np.ndarray:
+    """Band-limited noise near full scale, a click and some NaN/Inf: 6000 samples."""
+    rng = np.random.default_rng(2024)
+    x = bandlimited_noise(rng, 6000, 0.45) * 1.8
+    x[3000] = -1.5
+    x[[1234, 1235, 4100]] = [np.nan, np.inf, -np.inf]
+    return x.astype(np.float32)
+
+
+def _tp_cuts(n: int) -> dict[str, list[int]]:
+    """Block-size patterns: tiny (the unstaged path), around the vector widths and the
+    256-sample staging passes, odd sizes, and random mixes of all of them."""
+    rng = np.random.default_rng(99)
+    patterns: dict[str, list[int]] = {}
+    for size in (1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 64, 255, 256, 257, 333, 512, 4096, n):
+        patterns[f"fixed {size}"] = [size] * (n // size) + ([n % size] if n % size else [])
+    for seed in range(3):
+        sizes, total = [], 0
+        while total < n:
+            size = int(rng.choice([1, 2, 3, int(rng.integers(4, 40)), int(rng.integers(40, 700))]))
+            size = min(size, n - total)
+            sizes.append(size)
+            total += size
+        patterns[f"random {seed}"] = sizes
+    return patterns
+
+
+def _expected_blocks(per_sample: np.ndarray, sizes: list[int]) -> list[float]:
+    out, start = [], 0
+    for size in sizes:
+        out.append(float(np.max(per_sample[start : start + size])))
+        start += size
+    return out
+
+
+def _run_cuts(nat: Native, x: np.ndarray, sizes: list[int]) -> list[float]:
+    tp = new_truepeak(nat)
+    p = nat.ffi.from_buffer("float[]", x)
+    got, start = [], 0
+    for size in sizes:
+        got.append(nat.lib.sf_truepeak_block(tp, p + start, size))
+        start += size
+    return got
+
+
+@pytest.mark.parametrize("cap", ["auto", "avx2", "generic"])
+def test_truepeak_is_the_exact_float32_model_for_any_cuts(
+    native: Native, monkeypatch: pytest.MonkeyPatch, cap: str
+) -> None:
+    """Every block's reading is bit-identical to the float32 model, for every kernel set.
+
+    This pins the summation order (so the vector kernels, the plain C path
+    for tiny blocks and the scalar fallback cannot drift apart) and, since
+    the model knows nothing of blocks, block-size independence reading by
+    reading, not only for the running maximum.
+    """
+    if cap == "auto":
+        monkeypatch.delenv("SURFACED_KERNEL", raising=False)
+    else:
+        monkeypatch.setenv("SURFACED_KERNEL", cap)
+    x = _tp_signal()
+    tp = new_truepeak(native)  # (re)chooses the kernel under this environment
+    kernel = native.ffi.string(native.lib.sf_truepeak_kernel()).decode()
+    assert kernel in {"avx512", "avx2", "generic", "plain"}
+    if cap == "generic":
+        assert kernel == "generic"
+    if cap == "avx2":
+        assert kernel in {"avx2", "generic"}
+    per_sample = truepeak_model(_tp_coef(native, tp), x)
+    for name, sizes in _tp_cuts(len(x)).items():
+        got = _run_cuts(native, x, sizes)
+        want = _expected_blocks(per_sample, sizes)
+        bad = [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
+        if bad:
+            i = bad[0]
+            pytest.fail(f"{kernel}, {name}: block {i} reads {got[i]!r}, the model {want[i]!r}")
+
+
+@pytest.fixture(scope="module")
+def native_plain(tmp_path_factory: pytest.TempPathFactory) -> Native:
+    """truepeak.c built as plain C only (-DSF_TRUEPEAK_PLAIN_C: no vector extensions)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc not installed (apt-get install gcc)")
+    so = tmp_path_factory.mktemp("tp_plain") / "libsftp.so"
+    cmd = [
+        gcc, "-O2", "-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror",
+        "-DSF_TRUEPEAK_PLAIN_C", "-I", str(NATIVE), str(NATIVE / "truepeak.c"),
+        "-o", str(so), "-lm",
+    ]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, f"compiling the plain-C meter failed:\n{res.stderr}"
+    ffi = cffi.FFI()
+    ffi.cdef(_cdef_from_header(NATIVE / "truepeak.h"))
+    return Native(ffi, ffi.dlopen(str(so)))
+
+
+def test_truepeak_plain_c_build_is_the_same_model(native_plain: Native) -> None:
+    """The portable scalar build (any C11 compiler) reads exactly what the vector kernels read."""
+    x = _tp_signal()
+    tp = new_truepeak(native_plain)
+    assert native_plain.ffi.string(native_plain.lib.sf_truepeak_kernel()) == b"plain"
+    per_sample = truepeak_model(_tp_coef(native_plain, tp), x)
+    for name in ("fixed 1", "fixed 64", "fixed 333", "random 0"):
+        sizes = _tp_cuts(len(x))[name]
+        assert _run_cuts(native_plain, x, sizes) == _expected_blocks(per_sample, sizes), name
+
+
+_TP_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "truepeak.h"
+/* argv: samples (float32), block sizes (int32), output (float32 per block) */
+static long slurp(const char *path, void **data) {
+    FILE *f = fopen(path, "rb");
+    long n;
+    if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0) return -1;
+    rewind(f);
+    *data = malloc((size_t)n + 1);
+    if (!*data || fread(*data, 1, (size_t)n, f) != (size_t)n) return -1;
+    fclose(f);
+    return n;
+}
+int main(int argc, char **argv) {
+    void *xs, *bs;
+    long nx, nb, i, at = 0;
+    static sf_truepeak tp;
+    FILE *out;
+    if (argc != 4 || (nx = slurp(argv[1], &xs)) < 0 || (nb = slurp(argv[2], &bs)) < 0) return 2;
+    out = fopen(argv[3], "wb");
+    if (!out) return 2;
+    sf_truepeak_init(&tp);
+    for (i = 0; i < nb / 4; i++) {
+        int n = ((int *)bs)[i];
+        float r = sf_truepeak_block(&tp, (float *)xs + at, n);
+        fwrite(&r, sizeof r, 1, out);
+        at += n;
+    }
+    fclose(out);
+    printf("%s\n", sf_truepeak_kernel());
+    return at * 4 == nx ? 0 : 3;
+}
+"""
+
+
+def test_truepeak_aarch64_build_is_the_same_model(native: Native, tmp_path: Path) -> None:
+    """Cross-compiled for aarch64 (NEON kernel), run under qemu: the same readings, bit for bit."""
+    cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+    if cc is None or qemu is None:
+        pytest.skip("needs gcc-aarch64-linux-gnu and qemu-user")
+    driver, exe = tmp_path / "tp_driver.c", tmp_path / "tp_driver"
+    driver.write_text(_TP_DRIVER)
+    build = subprocess.run(
+        [cc, "-std=c11", "-O3", "-Wall", "-Wextra", "-Werror", "-static", "-I", str(NATIVE),
+         str(NATIVE / "truepeak.c"), str(driver), "-o", str(exe), "-lm"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    x = _tp_signal()
+    sizes = _tp_cuts(len(x))["random 1"]
+    (tmp_path / "x.f32").write_bytes(x.tobytes())
+    (tmp_path / "sizes.i32").write_bytes(np.asarray(sizes, dtype=np.int32).tobytes())
+    run = subprocess.run(
+        [qemu, str(exe), str(tmp_path / "x.f32"), str(tmp_path / "sizes.i32"),
+         str(tmp_path / "out.f32")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == "generic"
+    got = np.frombuffer((tmp_path / "out.f32").read_bytes(), dtype=np.float32).tolist()
+    per_sample = truepeak_model(_tp_coef(native, new_truepeak(native)), x)
+    assert got == _expected_blocks(per_sample, sizes)
