@@ -253,7 +253,13 @@ static void apply_param(sf_engine *e, const sf_msg *m) {
         case SF_P_SEND_PRE: c->send_pre[m->sub] = (uint8_t)flag; break;
         default: return;
     }
-    c->dirty = 1;
+    switch (m->param) {
+        case SF_P_TRIM: case SF_P_PHASE: case SF_P_FADER: case SF_P_PAN: case SF_P_MUTE:
+        case SF_P_SOLO: case SF_P_SEND: case SF_P_SEND_PRE:
+            c->dirty |= SF_DIRTY_GAINS;
+            break;
+        default: c->dirty = SF_DIRTY_ALL;
+    }
     if (m->param == SF_P_SOLO || m->param == SF_P_COMP_KEY) e->any_solo = -1; /* recount */
 }
 
@@ -269,14 +275,14 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             c->src_nch = m->n_src;
             c->src_cur = (uint32_t)(e->src_pos % m->frames); /* buffers share one timeline */
             c->lanes = m->n_src;
-            c->dirty = 1; /* the pan law differs for mono and stereo */
+            c->dirty = SF_DIRTY_ALL; /* pan law and filter lanes differ for mono/stereo */
             break;
         case SF_MSG_SOURCE_INPUT:
             c = &e->ch[m->index];
             c->src_kind = SF_SRC_INPUT;
             c->src_input = m->sub;
             c->lanes = m->n_src;
-            c->dirty = 1;
+            c->dirty = SF_DIRTY_ALL;
             break;
         case SF_MSG_SOURCE_NONE:
             c = &e->ch[m->index];
@@ -339,7 +345,7 @@ static void drain(sf_engine *e) {
         for (int i = 0; i < e->n_ch; i++) {
             int k = e->ch[i].comp_key;
             if (k >= 0 && k < e->n_ch) e->ch[k].is_key = 1;
-            e->ch[i].dirty = 1;
+            e->ch[i].dirty |= SF_DIRTY_GAINS;
         }
         e->any_solo = solo;
         changed = 1;

@@ -65,6 +65,13 @@ typedef struct sf_gain {
 
 enum sf_source_kind { SF_SRC_NONE = 0, SF_SRC_BUFFER, SF_SRC_INPUT };
 
+/* What a parameter change makes stale: gains are a few multiplies; filter
+ * and compressor design costs trigonometry, so a solo (which touches every
+ * channel's gains) must not redesign every filter inside the block. */
+#define SF_DIRTY_GAINS 1
+#define SF_DIRTY_DSP 2
+#define SF_DIRTY_ALL (SF_DIRTY_GAINS | SF_DIRTY_DSP)
+
 typedef struct sf_channel {
     /* Hot: what the plain path touches per block fills the first cache line
      * (the struct is 64-byte aligned). */
@@ -80,7 +87,7 @@ typedef struct sf_channel {
     sf_gain in_gain;     /* trim x polarity */
     sf_gain out_gain[2]; /* fader x mute x pan, per side */
     int src_input;       /* first device input channel */
-    int dirty;           /* parameters changed: derived state is stale */
+    int dirty;           /* SF_DIRTY_* bits: which derived state is stale */
     /* Where the channel runs: lane >= 0 is its first lane (group * SF_LANES +
      * lane) in the SIMD lane groups (filters, compressor or sidechain key);
      * -1 is the plain per-channel path. */

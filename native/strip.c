@@ -50,7 +50,7 @@ void sf_channel_defaults(sf_channel *c, int n_bus) {
     c->fader_db = 0.0f; /* unity, as the parameter vocabulary says (params.py) */
     c->pan = 0.0f;
     for (int b = 0; b < n_bus && b < SF_MAX_BUSES; b++) c->send_db[b] = SF_DB_OFF;
-    c->dirty = 1;
+    c->dirty = SF_DIRTY_ALL;
 }
 
 /* Constant-power pan: mono sources -3 dB at centre (cos/sin law); stereo
@@ -75,8 +75,18 @@ static void identity(sf_biquad *b) {
     b->b1 = b->b2 = b->a1 = b->a2 = 0.0f;
 }
 
+static void update_dsp(sf_engine *e, sf_channel *c);
+static void update_gains(sf_engine *e, sf_channel *c);
+
 void sf_channel_update(sf_engine *e, sf_channel *c) {
+    int stale = c->dirty;
     c->dirty = 0;
+    if (stale & SF_DIRTY_DSP) update_dsp(e, c);
+    update_gains(e, c);
+}
+
+/* Filters and compressor: the costly part, only when one of theirs changed. */
+static void update_dsp(sf_engine *e, sf_channel *c) {
     /* filters: fixed slots, identity when off. A slot that turns on or off
      * restarts from rest; the others keep their state. */
     unsigned on = 0;
@@ -119,8 +129,10 @@ void sf_channel_update(sf_engine *e, sf_channel *c) {
         c->comp_gr = 0.0f;
         c->comp_reset = 1;
     }
+}
 
-    /* gains */
+/* Trim, polarity, fader, mute/solo, pan and sends: a few multiplies. */
+static void update_gains(sf_engine *e, sf_channel *c) {
     float in = sf_db_to_lin(c->trim_db);
     c->in_gain.target = c->phase ? -in : in;
     int muted = c->mute || (e->any_solo > 0 && !c->solo);
