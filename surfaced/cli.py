@@ -161,17 +161,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
             print("  (none)")
     except MidiTransportError as exc:
         print(f"MIDI ports: unavailable ({exc})")
-    try:
-        from serial.tools import list_ports as serial_ports
+    from surfaced.transports.serial import list_serial_ports
 
-        print("serial ports:")
-        found = list(serial_ports.comports())
-        for p in found:
-            print(f"  {p.device}  {p.description}  serial={p.serial_number or '-'}")
-        if not found:
-            print("  (none)")
-    except ImportError:
-        print("serial ports: pyserial not installed")
+    print("serial ports (match: line for a mapping in brackets):")
+    found = list_serial_ports()
+    for p in found:
+        print(f"  {p.device}  {p.description}  [{p.locator}]")
+    if not found:
+        print("  (none)")
     return 0
 
 
