@@ -34,7 +34,7 @@ const char *sf_strerror(int code) {
     }
 }
 
-static void *zalloc(size_t n) {
+void *sf_zalloc(size_t n) {
     /* 64-byte alignment keeps vector loads aligned and channels off each
      * other's cache lines. */
     size_t sz = (n + 63u) & ~(size_t)63u;
@@ -51,7 +51,7 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     if (!(sample_rate >= 8000.0 && sample_rate <= 384000.0)) return NULL;
     if (max_block < 1 || max_block > SF_MAX_BLOCK) return NULL;
 
-    sf_engine *e = zalloc(sizeof *e);
+    sf_engine *e = sf_zalloc(sizeof *e);
     if (!e) return NULL;
     e->n_ch = n_channels;
     e->n_bus = n_buses;
@@ -62,14 +62,14 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     e->ms_coef = (float)exp(-1.0 / (SF_RMS_MS * 0.001 * sample_rate));
 
     size_t mb = (size_t)max_block;
-    e->queue = zalloc(sizeof *e->queue);
-    e->ch = zalloc(sizeof(sf_channel) * (size_t)n_channels);
-    e->bus_buf = zalloc(sizeof(float) * (size_t)(n_buses ? n_buses : 1) * 2 * mb);
-    e->mix_buf = zalloc(sizeof(float) * 2 * mb);
-    e->ch_peak = zalloc(sizeof(float) * (size_t)n_channels);
-    e->ch_ms = zalloc(sizeof(float) * (size_t)n_channels);
-    e->snap.ch_peak = zalloc(sizeof(float) * (size_t)n_channels);
-    e->snap.ch_rms = zalloc(sizeof(float) * (size_t)n_channels);
+    e->queue = sf_zalloc(sizeof *e->queue);
+    e->ch = sf_zalloc(sizeof(sf_channel) * (size_t)n_channels);
+    e->bus_buf = sf_zalloc(sizeof(float) * (size_t)(n_buses ? n_buses : 1) * 2 * mb);
+    e->mix_buf = sf_zalloc(sizeof(float) * 2 * mb);
+    e->ch_peak = sf_zalloc(sizeof(float) * (size_t)n_channels);
+    e->ch_ms = sf_zalloc(sizeof(float) * (size_t)n_channels);
+    e->snap.ch_peak = sf_zalloc(sizeof(float) * (size_t)n_channels);
+    e->snap.ch_rms = sf_zalloc(sizeof(float) * (size_t)n_channels);
     if (!e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->ch_peak || !e->ch_ms ||
         !e->snap.ch_peak ||
         !e->snap.ch_rms || sf_lanes_alloc(e) != SF_OK) {

@@ -185,6 +185,9 @@ struct sf_engine {
     sf_snapshot snap;
 };
 
+/* core.c: zeroed, 64-byte aligned (vector loads, no false sharing) */
+void *sf_zalloc(size_t n);
+
 /* strip.c */
 void sf_channel_defaults(sf_channel *c, int n_bus);
 void sf_channel_update(sf_engine *e, sf_channel *c);

@@ -160,12 +160,6 @@ static void update_gains(sf_engine *e, sf_channel *c) {
  * sf_lanes_alloc.
  */
 
-static void *zalloc64(size_t n) {
-    size_t sz = (n + 63u) & ~(size_t)63u;
-    void *p = aligned_alloc(64, sz ? sz : 64);
-    if (p) memset(p, 0, sz ? sz : 64);
-    return p;
-}
 
 /* The kernel set for this process, chosen once, when the first engine is
  * created: every engine (live stream and offline render alike) runs the
@@ -208,20 +202,20 @@ static sf_block_fn pick_kernel(const char **name) {
 }
 
 int sf_lanes_alloc(sf_engine *e) {
-    sf_lanes *L = zalloc64(sizeof *L);
+    sf_lanes *L = sf_zalloc(sizeof *L);
     if (!L) return SF_ENOMEM;
     e->simd = L;
     /* Worst case two lanes per channel (stereo, or mono followed by a
      * stereo channel that must start on an even lane). */
     L->cap_groups = (2 * e->n_ch + SF_LANES - 1) / SF_LANES;
     size_t per_group = (size_t)SF_CHUNK * SF_LANES;
-    L->groups = zalloc64(sizeof(sf_group) * (size_t)L->cap_groups);
-    L->plain = zalloc64(sizeof(int) * (size_t)e->n_ch);
-    L->x = zalloc64(sizeof(float) * per_group * (size_t)L->cap_groups);
-    L->det = zalloc64(sizeof(float) * per_group * (size_t)L->cap_groups);
-    L->acc = zalloc64(sizeof(float) * per_group * SF_OUTS_MAX);
-    L->rows = zalloc64(sizeof(float) * per_group);
-    L->scratch = zalloc64(sizeof(float) * 2 * (size_t)e->max_block);
+    L->groups = sf_zalloc(sizeof(sf_group) * (size_t)L->cap_groups);
+    L->plain = sf_zalloc(sizeof(int) * (size_t)e->n_ch);
+    L->x = sf_zalloc(sizeof(float) * per_group * (size_t)L->cap_groups);
+    L->det = sf_zalloc(sizeof(float) * per_group * (size_t)L->cap_groups);
+    L->acc = sf_zalloc(sizeof(float) * per_group * SF_OUTS_MAX);
+    L->rows = sf_zalloc(sizeof(float) * per_group);
+    L->scratch = sf_zalloc(sizeof(float) * 2 * (size_t)e->max_block);
     if (!L->groups || !L->plain || !L->x || !L->det || !L->acc || !L->rows || !L->scratch)
         return SF_ENOMEM;
     L->block = pick_kernel(&L->kernel);
