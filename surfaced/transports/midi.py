@@ -25,7 +25,8 @@ the worker thread.
 Delivery of input (`delivery`):
 
 - ``"poll"``: the worker thread drains rtmidi's queue every `poll_interval`
-  (1 ms) and calls the sink there;
+  (1 ms) and calls the sink there, while an input port is bound (until then
+  it only looks for one, every `watch_interval`);
 - ``"callback"``: rtmidi calls us on its own thread;
 - ``"auto"`` (default): poll on JACK, callback elsewhere. RtMidi's JACK
   backend runs input callbacks inside the JACK process cycle, where waiting
@@ -133,6 +134,7 @@ class MidiTransportStats:
     sink_errors: int = 0
     errors: int = 0  # everything else that went wrong: opening ports, hooks, sends
     binds: int = 0  # times the surface came online
+    polls: int = 0  # wake-ups to drain the input queue (poll delivery, input bound)
     last_error: str | None = None
 
 
@@ -261,14 +263,18 @@ class MidiTransport:
     def _run(self) -> None:
         next_watch = time.monotonic() + self.watch_interval
         while not self._stop.is_set():
-            if self._poll:
+            # Poll only a bound input: with no device there is nothing to drain,
+            # and a 1 kHz wake-up per idle surface is CPU burnt for nothing.
+            polling = self._poll and self._in_port is not None
+            if polling:
                 # time.sleep costs about half of Event.wait at a 1 kHz wake-up rate.
                 time.sleep(self.poll_interval)
+                self.stats.polls += 1
                 self._drain()
-            elif self._stop.wait(self.watch_interval):
+            elif self._stop.wait(max(0.0, next_watch - time.monotonic())):
                 break
             now = time.monotonic()
-            if not self._poll or now >= next_watch:
+            if now >= next_watch:
                 next_watch = now + self.watch_interval
                 try:
                     self._watch()

@@ -19,6 +19,13 @@ listening, so re-sent state is not lost, and a box that rebooted by itself
 gets its LEDs and motor targets back too. Hooks and the sink run on the
 transport's thread (`start()` runs the first opening on the caller's).
 
+`send()` never waits for the box: it puts the frame on a queue of
+`SEND_QUEUE` frames that a writer thread per open port writes, in order. A
+box that stops reading fills it; later frames are then dropped and counted
+(`stats.send_dropped`, a throttled warning), and whatever is queued when the
+box is unplugged is dropped too. `close()` gives the queue `WRITE_TIMEOUT` to
+drain.
+
 A port that is there but will not open (permissions, in use) is reported with
 what to do in `stats.last_error`, the log and `on_status(False)`, and retried.
 """
@@ -31,8 +38,10 @@ import glob
 import logging
 import math
 import os
+import select
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -42,155 +51,24 @@ from serial.tools import list_ports
 
 from surfaced.events import Event, OscArg
 from surfaced.transports import EventSink, is_throttled, osc_codec, slip
+from surfaced.transports.serial_codec import DEFAULT_MAX_FRAME as DEFAULT_MAX_FRAME
+from surfaced.transports.serial_codec import HELLO as HELLO
+from surfaced.transports.serial_codec import PROTOCOL_VERSION, SerialDecoder, encode_box_message
+from surfaced.transports.serial_codec import SerialStats as SerialStats
+from surfaced.transports.serial_codec import box_packet_error as box_packet_error
 
 log = logging.getLogger(__name__)
 
 BY_ID_DIR: Final = "/dev/serial/by-id"
-DEFAULT_MAX_FRAME: Final = 1024  # a box's longest message (its identity) is a few hundred bytes
-HELLO: Final = slip.encode(osc_codec.encode_message("/hello", ["surfaced"]))
-PROTOCOL_VERSION: Final = 1
 READ_TIMEOUT: Final = 0.1  # how often an idle reader checks deadlines and the stop flag
-WRITE_TIMEOUT: Final = 0.5  # a box that stopped reading must not stall the sender for ever
-_BOX_TAGS: Final = {int: "i", bool: "i", float: "f", str: "s", bytes: "b"}
+SEND_QUEUE: Final = 256  # frames waiting for a box that reads slowly; more are dropped
+WRITE_TIMEOUT: Final = 0.5  # how long close() lets queued frames go out
+_WRITE_SLICE: Final = 0.05  # how often a writer waiting for the box checks for its stop
 _GONE: Final = (errno.ENOENT, errno.ENODEV, errno.ENXIO)
 
 
 class SerialTransportError(Exception):
     """A serial transport was configured wrongly; the message says how."""
-
-
-@dataclass
-class SerialStats:
-    """Counters of one transport, kept across reconnects."""
-
-    bytes_in: int = 0  # read by the transport, counted once its Events were delivered
-    frames: int = 0  # SLIP frames decoded, valid OSC or not
-    events: int = 0  # Events handed to the sink
-    garbage: int = 0  # runs of bytes before a first END (joined mid-frame, line noise)
-    bad_escape: int = 0
-    overflow: int = 0  # frames longer than max_frame
-    osc_errors: int = 0  # frames that are not a valid (strict) OSC message
-    sink_errors: int = 0
-    sent: int = 0
-    send_dropped: int = 0  # send() while offline, an unencodable Event, or a failed write
-    hellos: int = 0
-    reconnects: int = 0  # times the box came back after it was lost
-    last_error: str | None = None
-
-
-def _string_end(packet: bytes, start: int, missing: str) -> int | str:
-    # Strings start 4-aligned in a packet whose size is a multiple of 4, so
-    # the padded end never passes the packet's end.
-    nul = packet.find(b"\0", start)
-    if nul < 0:
-        return missing
-    end = (nul & ~3) + 4
-    return end if packet.count(0, nul, end) == end - nul else "padding"
-
-
-def _blob_end(packet: bytes, start: int) -> int | str:
-    length = int.from_bytes(packet[start : start + 4], "big")
-    data, padded = start + 4, (length + 3) & ~3
-    if data > len(packet):
-        return "truncated"
-    if length > 0x7FFFFFFF:
-        return "blob"
-    if data + padded > len(packet):
-        return "truncated"
-    pad_ok = packet.count(0, data + length, data + padded) == padded - length
-    return data + padded if pad_ok else "padding"
-
-
-def box_packet_error(packet: bytes) -> str | None:
-    """Why `packet` breaks the box protocol's strict OSC rules, or None if it keeps them.
-
-    Kinds as in tests/vectors/slip_osc.json (size address typetags type
-    truncated padding trailing blob) plus "bundle": one message per frame,
-    arguments i f s b only, NUL padding, no trailing bytes.
-    """
-    size = len(packet)
-    if size == 0 or size % 4:
-        return "size"
-    if packet[0] != 0x2F:  # '/'
-        return "bundle" if packet[0] == 0x23 else "address"
-    pos = _string_end(packet, 0, "address")
-    if pos == size:
-        return None  # no type tags: no arguments (OSC 1.0)
-    if isinstance(pos, int):
-        if packet[pos] != 0x2C:  # ','
-            return "typetags"
-        tags = packet[pos + 1 : packet.find(0, pos)]
-        pos = _string_end(packet, pos, "typetags")
-        if isinstance(pos, int) and len(tags) > 255:  # the firmware keeps argc in a byte
-            return "typetags"
-        for tag in tags:
-            if isinstance(pos, str):
-                break
-            if tag in b"if":
-                pos = pos + 4 if pos + 4 <= size else "truncated"
-            elif tag == 0x73:  # s
-                pos = _string_end(packet, pos, "truncated")
-            elif tag == 0x62:  # b
-                pos = _blob_end(packet, pos)
-            else:
-                pos = "type"
-    if isinstance(pos, str):
-        return pos
-    return None if pos == size else "trailing"
-
-
-class SerialDecoder:
-    """Stream bytes -> Events: SLIP frames, then OSC; every drop is counted in `stats`.
-
-    Pure (no I/O): the transport's reader feeds it, and tests can too. With
-    `strict` (the default) packets must keep the box protocol's rules
-    (`box_packet_error`); without, anything osc_codec parses is accepted,
-    bundles included, for other OSC-over-SLIP devices.
-    """
-
-    def __init__(self, source: str, *, max_frame: int = DEFAULT_MAX_FRAME, strict: bool = True):
-        self.source, self.max_frame, self.strict = source, max_frame, strict
-        self.stats = SerialStats()
-        self._slip = slip.SlipDecoder(max_frame, synced=False)
-        self._base = (0, 0, 0, 0)  # counts of the SLIP decoders before the last reset()
-
-    def reset(self) -> None:
-        """Start a new connection: drop the frame in flight and wait for the next END."""
-        s, b = self._slip.stats, self._base
-        self._base = (b[0] + s.frames, b[1] + s.garbage, b[2] + s.bad_escape, b[3] + s.oversize)
-        self._slip = slip.SlipDecoder(self.max_frame, synced=False)
-
-    def frames(self, data: bytes) -> list[bytes]:
-        """The SLIP layer alone: the frames these bytes complete (counts updated)."""
-        dec = self._slip
-        errors = dec.stats.errors
-        frames = dec.feed(data)
-        s, b, st = dec.stats, self._base, self.stats
-        st.frames = b[0] + s.frames
-        if s.errors != errors:
-            st.garbage, st.bad_escape = b[1] + s.garbage, b[2] + s.bad_escape
-            st.overflow = b[3] + s.oversize
-            st.last_error = f"{self.source}: {dec.last_error}"
-        return frames
-
-    def parse(self, frame: bytes, now: float = 0.0) -> list[Event]:
-        """The OSC layer alone: the Events of one frame, or [] (counted) if it is not valid."""
-        kind = box_packet_error(frame) if self.strict else None
-        if kind is None:
-            try:
-                return osc_codec.parse_packet(frame, source=self.source, time=now)
-            except osc_codec.OscParseError as exc:  # e.g. a string that is not UTF-8
-                kind = str(exc)
-        self.stats.osc_errors += 1
-        self.stats.last_error = f"{self.source}: dropped a frame that is not valid OSC ({kind})"
-        return []
-
-    def feed(self, data: bytes, now: float = 0.0) -> list[Event]:
-        """Decode a chunk of the stream; `now` becomes the Events' time."""
-        events: list[Event] = []
-        for frame in self.frames(data):
-            events += self.parse(frame, now)
-        return events
 
 
 def explain_open_error(exc: BaseException, device: str) -> str:
@@ -290,6 +168,8 @@ class SerialTransport:
         self.identity: tuple[OscArg, ...] | None = None  # args of the last /identity
         self.device: str | None = None  # the path opened last
         self._ser: Any = None
+        self._writer: _PortWriter | None = None  # writes for `_ser`; replaced with it
+        self._full = 0  # frames refused because the writer's queue was full
         self._real: str | None = None  # what `device` resolved to when it was opened
         self._learned_serial: str | None = None
         self._ever_online = False
@@ -298,7 +178,7 @@ class SerialTransport:
         self._unanswered = 0  # hellos since the last /identity
         self._errors = 0
         self._next_watch = 0.0
-        self._lock = threading.Lock()  # guards _ser between send() and the reader
+        self._lock = threading.Lock()  # guards _ser, _writer and send_dropped across threads
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -352,8 +232,7 @@ class SerialTransport:
     def _open(self, device: str) -> Any:
         # exclusive: a second surfaced (or anything else using flock) fails
         # loudly instead of stealing half of the box's bytes.
-        timeouts = {"timeout": READ_TIMEOUT, "write_timeout": WRITE_TIMEOUT}
-        return serial.Serial(device, self.baudrate, exclusive=True, **timeouts)
+        return serial.Serial(device, self.baudrate, exclusive=True, timeout=READ_TIMEOUT)
 
     def _try_open(self) -> bool:
         device = self.find()
@@ -375,7 +254,8 @@ class SerialTransport:
             self._learned_serial = _serial_number_at(device)
         self.decoder.reset()
         with self._lock:
-            self._ser, self.device, self._real = ser, device, os.path.realpath(device)
+            self._ser, self._writer = ser, _PortWriter(self, ser)
+            self.device, self._real = device, os.path.realpath(device)
         self._open_error, self.identity = None, None
         self.stats.reconnects += self._ever_online
         self._ever_online = True
@@ -388,9 +268,11 @@ class SerialTransport:
             self._send_hello()
         return True
 
-    def _drop_port(self) -> None:
+    def _drop_port(self, flush: bool = False) -> None:
         with self._lock:
-            ser, self._ser = self._ser, None
+            ser, writer, self._ser, self._writer = self._ser, self._writer, None, None
+        if writer is not None:  # stopped (it is done with the port) before the port closes
+            self._dropped(writer.stop(flush))
         if ser is not None:
             with contextlib.suppress(OSError, ValueError):  # the device may be gone already
                 ser.close()
@@ -425,7 +307,7 @@ class SerialTransport:
                     self._lost(exc)
             except Exception as exc:  # a bug here must not kill the reader
                 self._note_error(f"reader: {type(exc).__name__}: {exc}")
-        self._drop_port()
+        self._drop_port(flush=True)  # only close() ends the loop: let the last frames go out
 
     def _check(self, now: float) -> None:
         if now >= self._hello_due:
@@ -482,46 +364,112 @@ class SerialTransport:
     def _send_hello(self) -> None:
         assert self.hello is not None
         self._hello_due = time.monotonic() + self.identity_timeout
-        if self._write(self.hello):
+        if self._queue(self.hello, counted=False):
             self.stats.hellos += 1
             self._unanswered += 1
 
-    def _write(self, frame: bytes) -> bool:
+    def _queue(self, frame: bytes, counted: bool) -> bool:
+        """Hand `frame` to the port's writer; never waits. `counted`: a send(), not a hello."""
         with self._lock:
-            ser = self._ser
-            if ser is None:
-                return False
-            try:
-                ser.write(frame)
+            writer = self._writer
+            if writer is not None and writer.put(frame, counted):
                 return True
-            except OSError as exc:  # SerialException and its write timeout included
-                self._note_error(f"write to {self.device} failed: {exc}")
+            if counted:
+                self.stats.send_dropped += 1
+            if writer is None:
                 return False
-
-    def send(self, event: Event) -> bool:
-        """Write one "osc" Event as a SLIP frame; False (counted) when it could not go out.
-
-        Strict (box protocol): ints and bools go as i, floats f, str s, bytes
-        b; other arguments are refused and a timetag is ignored (no bundles).
-        """
-        try:
-            frame = slip.encode(self._encode(event))
-        except osc_codec.OscEncodeError as exc:
-            self.stats.send_dropped += 1
-            self._note_error(f"cannot send {event.kind} {event.address}: {exc}")
-            return False
-        if self._write(frame):
-            self.stats.sent += 1
-            return True
-        self.stats.send_dropped += 1
+            self._full += 1
+            full = self._full
+        if not is_throttled(full):
+            log.warning("%s: %s is not reading; %d frames dropped so far (%d queued)",
+                        self.source, self.device, full, SEND_QUEUE)
         return False
 
-    def _encode(self, event: Event) -> bytes:
-        if not self.decoder.strict:
-            return osc_codec.encode_event(event)
-        tags = "".join(_BOX_TAGS.get(type(a), "?") for a in event.args)
-        if event.kind != "osc" or "?" in tags:
-            raise osc_codec.OscEncodeError("a box takes OSC int, float, str and bytes arguments")
-        # Tags forced: python-osc would send -2**31 as an int64 and a bool as
-        # T/F, neither of which a box can read.
-        return osc_codec.encode_message(event.address, event.args, tags)
+    def _dropped(self, count: int) -> None:
+        if count:
+            with self._lock:
+                self.stats.send_dropped += count
+
+    def send(self, event: Event) -> bool:
+        """Queue one "osc" Event as a SLIP frame; False (counted) when it cannot go out.
+
+        Returns at once: True means queued, in order behind earlier frames
+        (`stats.sent` counts it once written). False: offline, the queue full,
+        or an Event a box cannot read (see `encode_box_message`).
+        """
+        try:
+            frame = slip.encode(encode_box_message(event, self.decoder.strict))
+        except osc_codec.OscEncodeError as exc:
+            self._dropped(1)
+            self._note_error(f"cannot send {event.kind} {event.address}: {exc}")
+            return False
+        return self._queue(frame, counted=True)
+
+
+class _PortWriter:
+    """The frames queued for one open port, written in order on a thread of their own."""
+
+    def __init__(self, transport: SerialTransport, ser: Any) -> None:
+        self.transport, self.fd = transport, ser.fileno()
+        self.frames: deque[tuple[bytes, bool]] = deque()  # (frame, counted: from send())
+        self.cond = threading.Condition()
+        self.closing = self.abort = False
+        name = f"{transport.source} writer"
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def put(self, frame: bytes, counted: bool) -> bool:
+        with self.cond:
+            if self.closing or len(self.frames) >= SEND_QUEUE:
+                return False
+            self.frames.append((frame, counted))
+            self.cond.notify()
+        return True
+
+    def stop(self, flush: bool) -> int:
+        """End the thread, first writing what is queued (for up to WRITE_TIMEOUT) if `flush`;
+        returns how many send() frames were left unwritten."""
+        with self.cond:
+            self.closing = True
+            self.abort = not flush
+            self.cond.notify()
+        if flush:
+            self.thread.join(WRITE_TIMEOUT)
+        with self.cond:
+            self.abort = True
+            left = sum(counted for _, counted in self.frames)
+            self.frames.clear()
+        self.thread.join(5)  # at most a _WRITE_SLICE
+        return left
+
+    def _run(self) -> None:
+        stats = self.transport.stats
+        while True:
+            with self.cond:
+                while not self.frames and not self.closing:
+                    self.cond.wait()
+                if self.abort or not self.frames:
+                    return
+                frame, counted = self.frames.popleft()
+            if self._write(frame):
+                stats.sent += counted
+            elif counted:
+                self.transport._dropped(1)
+
+    def _write(self, frame: bytes) -> bool:
+        # os.write on pyserial's non-blocking descriptor, not Serial.write: that
+        # spins on EAGAIN while the box does not read and may leave half a frame.
+        data = memoryview(frame)
+        while data:
+            if self.abort:
+                return False
+            try:
+                if select.select([], [self.fd], [], _WRITE_SLICE)[1]:
+                    data = data[os.write(self.fd, data):]
+                    continue
+            except BlockingIOError:
+                continue
+            except OSError as exc:  # the box is gone: the reader notices and reports it
+                self.transport._note_error(f"write to {self.transport.device} failed: {exc}")
+                return False
+        return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import logging
 import os
 import select
 import shutil
@@ -31,9 +32,11 @@ from serial.tools import list_ports, list_ports_common
 
 from surfaced.events import Event
 from surfaced.transports import slip
-from surfaced.transports.osc_codec import encode_bundle, encode_message
+from surfaced.transports.osc_codec import encode_bundle, encode_message, parse_packet
 from surfaced.transports.serial import (
     HELLO,
+    SEND_QUEUE,
+    WRITE_TIMEOUT,
     SerialDecoder,
     SerialTransport,
     SerialTransportError,
@@ -245,8 +248,29 @@ def box_bench(virtual_box_exe: Path, tmp_path: Path) -> Iterator[Bench]:
     b.close()
 
 
-def reader_alive(t: SerialTransport) -> bool:
-    return any(th.name == t.source and th.is_alive() for th in threading.enumerate())
+def reader_alive(t: SerialTransport, suffix: str = "") -> bool:
+    name = t.source + suffix
+    return any(th.name == name and th.is_alive() for th in threading.enumerate())
+
+
+def writer_alive(t: SerialTransport) -> bool:
+    return reader_alive(t, " writer")
+
+
+def stall(pty: Pty) -> None:
+    """Fill the line towards the box, as a box that stopped reading leaves it."""
+    fd = os.open(pty.path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)  # no END: garbage to a reader, before the frames
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def led_values(frames: list[bytes]) -> list[Any]:
+    return [e.args[0] for f in frames for e in parse_packet(f) if e.address == "/led/1"]
 
 
 def point(link: Path, target: str) -> None:
@@ -314,7 +338,8 @@ def test_feedback_reaches_the_box(box_bench: Bench) -> None:
     assert box.log_until("meter ") == "meter 1 8192"
     assert t.send(osc("/led/3", False))  # a mute state straight from a parameter
     assert box.log_until("led ") == "led 3 0"
-    assert t.stats.sent == 4 and t.stats.send_dropped == 0
+    wait_until(lambda: t.stats.sent == 4, "sent counted by the writer")
+    assert t.stats.send_dropped == 0
 
 
 def test_unplug_and_replug_at_the_same_by_id_path(box_bench: Bench, tmp_path: Path) -> None:
@@ -532,7 +557,8 @@ def test_send_speaks_only_what_a_box_reads(bench: Bench) -> None:
     assert packet == encode_message("/x", [-(2**31), 2**31 - 1, 1, 0.5, "s", b"\x01"], "iiifsb")
     assert not t.send(osc("/x", None)) and not t.send(osc("/x", 2**31))
     assert not t.send(Event("cc", channel=0, number=7, value=1))
-    assert t.stats.sent == 1 and t.stats.send_dropped == 3
+    wait_until(lambda: t.stats.sent == 1, "sent counted by the writer")
+    assert t.stats.send_dropped == 3
     assert "a box takes" in (t.stats.last_error or "")
 
 
@@ -540,8 +566,66 @@ def test_close_is_prompt_and_final(bench: Bench) -> None:
     pty = bench.pty()
     t = bench.transport(Recorder(), port=pty.path, hello=None, watch_interval=30.0)
     t.close()
-    assert not t.online and not reader_alive(t)
+    assert not t.online and not reader_alive(t) and not writer_alive(t)
     assert not t.send(osc("/led/1", 1))
+
+
+# -- a box that does not read ------------------------------------------------
+
+
+def test_send_never_waits_for_a_box_that_does_not_read(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    """send() runs on the daemon's loop: a box that stopped reading must cost it nothing.
+    Frames queue up to a bound, later ones are dropped and counted (a throttled warning
+    says so), and the queued ones go out in order once the box reads again."""
+    pty = bench.pty()
+    t = bench.transport(Recorder(), port=pty.path, hello=None)
+    stall(pty)
+    caplog.set_level(logging.WARNING, logger="surfaced.transports.serial")
+    start = time.monotonic()
+    accepted = [n for n in range(1000) if t.send(osc("/led/1", n))]
+    assert time.monotonic() - start < 1.0  # liveness, not a benchmark: a write could take 0.5 s
+    assert 0 < len(accepted) <= SEND_QUEUE + 1  # the queue, and the frame being written
+    assert t.stats.send_dropped == 1000 - len(accepted) and t.stats.sent == 0
+    warnings = [r for r in caplog.records if "is not reading" in r.getMessage()]
+    assert 1 <= len(warnings) <= 12, "one warning per drop, not throttled"
+    assert t.online and reader_alive(t)
+
+    frames = pty.read_frames(len(accepted))  # the box reads again
+    assert led_values(frames) == accepted
+    wait_until(lambda: t.stats.sent == len(accepted), "the queue written")
+    assert t.send(osc("/led/1", 1000))
+    assert led_values(pty.read_frames(1)) == [1000]
+
+
+def test_unplug_drops_what_is_queued(bench: Bench) -> None:
+    pty = bench.pty()
+    rec = Recorder()
+    t = bench.transport(rec, port=pty.path, hello=None)
+    stall(pty)
+    assert all(t.send(osc("/led/1", n)) for n in range(50))
+    pty.unplug()
+    wait_until(lambda: rec.status == [True, False], "offline")
+    assert t.stats.send_dropped == 50 and t.stats.sent == 0  # counted before on_status
+    assert not writer_alive(t) and reader_alive(t)
+
+
+def test_close_sends_what_is_queued_if_the_box_reads(bench: Bench) -> None:
+    """close() lets queued frames out, for WRITE_TIMEOUT at most when the box does not read."""
+    pty = bench.pty()
+    t = bench.transport(Recorder(), port=pty.path, hello=None)
+    assert all(t.send(osc("/led/1", n)) for n in range(3))
+    t.close()
+    assert led_values(pty.read_frames(3)) == [0, 1, 2] and t.stats.sent == 3
+
+    t = bench.transport(Recorder(), port=pty.path, hello=None)
+    stall(pty)
+    assert all(t.send(osc("/led/1", n)) for n in range(3))
+    start = time.monotonic()
+    t.close()
+    assert time.monotonic() - start < WRITE_TIMEOUT + 1.0
+    assert t.stats.send_dropped == 3 and not writer_alive(t)
 
 
 # -- decoding ----------------------------------------------------------------
