@@ -3,8 +3,9 @@
 `load_mapping(path)` reads a file safely (surfaced.yamlmarks), checks every
 key against the schema (a `MappingError` names file, line, key and what was
 expected) and compiles it into a `Mapping`; `check_file(path)` returns a
-human summary or the error. The run-time side is `surfaced.surface.Surface`.
-The language itself is documented in docs/mapping.md.
+human summary of a valid mapping (and raises MappingError like load_mapping).
+The run-time side is `surfaced.surface.Surface`. The language itself is
+documented in docs/mapping.md.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from surfaced.mapping.compile import load_mapping
-from surfaced.mapping.errors import MappingError
 from surfaced.mapping.model import (
     ActionTarget,
     Control,
@@ -20,15 +19,13 @@ from surfaced.mapping.model import (
 
 
 def check_file(path: str | Path) -> str:
-    """A summary of what the mapping at `path` binds, or the error as text.
+    """A summary of what the valid mapping at `path` binds.
 
-    The text of a failure starts with ``error:`` and names file:line: key.
+    Raises MappingError (naming file:line: key and what was expected) when the
+    file is missing, unreadable or wrong, so a caller cannot mistake a broken
+    mapping for a checked one.
     """
-    try:
-        mapping = load_mapping(path)
-    except MappingError as exc:
-        return f"error: {exc}"
-    return summary(mapping)
+    return summary(load_mapping(path))
 
 
 def summary(m: Mapping) -> str:

@@ -8,6 +8,7 @@ index ranges, ``when:`` makes it depend on pages and modifiers.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -38,6 +39,7 @@ CONTROL_KEYS: Final = (
     "source", "floor", "ceiling",
 )
 RESERVED: Final = frozenset(("bank", "ch", "value", "strips", "offset"))
+MAX_COPIES: Final = 4096  # copies one `each:` may make (as many as a file may have controls)
 _BIG: Final = 1 << 20  # mix size for checking paths before the real mix is known
 _METER: Final = re.compile(r"^(ch/[1-9]\d*|bus/[1-9]\d*|master/[12])$")
 
@@ -62,8 +64,12 @@ def compile_stanza(node: Node, name: str, ctx: ControlContext, start: int) -> li
             raise node.error(key, f"{key}: describes a feedback message; put it under feedback:")
     node.check_keys(CONTROL_KEYS, f"control {name!r}")
     out = []
-    for n, (label, env) in enumerate(expand(node, ctx.strips, ctx.offset)):
-        out.append(_compile(node, name + label, name, env, ctx, start + n, _when(node, ctx, env)))
+    try:
+        for n, (label, env) in enumerate(expand(node, ctx.strips, ctx.offset)):
+            out.append(_compile(node, name + label, name, env, ctx, start + n,
+                                _when(node, ctx, env)))
+    except ExprError as exc:  # each key wraps its own; this is only a net
+        raise node.expr_error("", exc) from None
     return out
 
 
@@ -81,6 +87,9 @@ def expand(node: Node, strips: int, offset: int) -> list[tuple[str, dict[str, in
             ranges.append((var, eval_range(each.raw(var), base)))
         except ExprError as exc:
             raise each.expr_error(var, exc) from None
+    copies = math.prod(len(r) for _, r in ranges)
+    if copies > MAX_COPIES:
+        raise each.error("", f"expands to {copies} copies; at most {MAX_COPIES}")
     out = []
     for values in itertools.product(*(r for _, r in ranges)):
         env = {**base, **{v: x for (v, _), x in zip(ranges, values, strict=True)}}
@@ -203,7 +212,10 @@ def _path(node: Node, key: str, env: dict[str, int], runtime: set[str]) -> Templ
             if "ch" in unknown else ""
         raise node.error(key, f"unknown name {sorted(unknown)[0]!r} in {raw!r}; names here: "
                               f"{', '.join(sorted(runtime))}{hint}")
-    return tpl.partial(env)
+    try:
+        return tpl.partial(env)
+    except ExprError as exc:
+        raise node.expr_error(key, exc) from None
 
 
 def _target(node: Node, which: str, env: dict[str, int], runtime: set[str],

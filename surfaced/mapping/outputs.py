@@ -18,7 +18,9 @@ Rules applied at flush time:
 - a message identical to the last one sent to the same address is skipped,
   except on a full re-send (connect, bank change, resync);
 - per-control ``rate:`` and the mapping's ``output: {rate:}`` limit how often
-  messages go; what is held back stays dirty for a later tick.
+  messages go; what is held back stays dirty for a later tick. The surface
+  limit is a token bucket that a control costing more than its burst may
+  overdraw when it is full, so the limit slows feedback but never starves it.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class Feedback:
         self.drain()
         rt = self.rt
         budget = self._budget(now)
+        burst = self._burst()
         if self.queued:
             replies, self.queued = self.queued, []
             for reply in replies:
@@ -120,23 +123,30 @@ class Feedback:
             if level <= SEND and c.rate and now - st.last_sent < 1.0 / c.rate:
                 continue
             rendered = self.render(idx)
-            cost = sum(len(ev) for _, ev in rendered)
-            if budget is not None:
-                if budget < cost:
-                    break
-                budget -= cost
-            del self.dirty[idx]
-            st.last_sent = now
             own = c.input.key() if c.input is not None else None
+            shows: dict[tuple[object, ...], tuple[Event, ...]] = {}
+            news: list[tuple[Event, ...]] = []
             for out, events in rendered:
                 key = out.key()
                 # echo: false only holds back the message the change came in on;
                 # a ring on another CC or a label elsewhere is still news.
                 record = level == RECORD and key == own
-                if record or (level <= SEND and self.shown.get(key) == events):
-                    self.shown[key] = events
-                    continue
-                self.shown[key] = events
+                shown = shows[key] if key in shows else self.shown.get(key)
+                if not record and not (level <= SEND and shown == events):
+                    news.append(events)
+                shows[key] = events
+            cost = sum(len(events) for events in news)  # what goes out, not what is skipped
+            if budget is not None and cost:
+                # In dirty order, so nothing is overtaken for ever. A control
+                # that costs more than the burst goes when the bucket is full
+                # and leaves it in debt: the limit slows feedback, never stops it.
+                if budget < cost and budget < burst:
+                    break
+                budget -= cost
+            del self.dirty[idx]
+            st.last_sent = now
+            self.shown.update(shows)
+            for events in news:
                 for event in events:
                     self._send(event)
                     rt.stats.feedback_sent += 1
@@ -144,16 +154,25 @@ class Feedback:
             self._tokens = budget
 
     def _budget(self, now: float) -> float | None:
+        """The tokens (messages) the surface may send now; None when unlimited.
+
+        A token bucket: `output: {rate:}` tokens a second, holding at most the
+        burst. It can go below zero (see flush) and then refills from there.
+        """
         rate = self.rt.mapping.max_rate
         if not rate:
             return None
-        burst = max(1.0, rate * 0.1)
+        burst = self._burst()
         if self._token_time is None:
             self._tokens = burst
         else:
             self._tokens = min(burst, self._tokens + (now - self._token_time) * rate)
         self._token_time = now
         return self._tokens
+
+    def _burst(self) -> float:
+        """The most tokens the bucket holds: a tenth of a second's worth, at least 1."""
+        return max(1.0, self.rt.mapping.max_rate * 0.1)
 
     def _send(self, event: Event) -> None:
         try:

@@ -82,6 +82,8 @@ class Node:
         """The mapping under `key` as a Node (None when absent and not required)."""
         value = self.raw(key, MISSING if required else None)
         if value is None:
+            if required:
+                raise self.error(key, "expected a mapping (key: value lines), got nothing")
             return None
         if not isinstance(value, dict):
             raise self.error(key, f"expected a mapping (key: value lines), got {_kind(value)}")

@@ -197,3 +197,74 @@ def test_extender_alone_then_joined_by_its_main_unit() -> None:
     xt.feed(Event("pitchbend", channel=2, value=0))
     assert mixer.get("ch/27/fader") == float("-inf")
     xt.surface.close()
+
+
+# A mute button lighting two LEDs: each feedback costs 2 messages, more than the
+# burst of `output: {rate: 5}` (max(1, 5 * 0.1) = 1 message).
+TWO_LEDS = """
+    name: leds
+    transport: midi
+    match: {port: leds}
+    strips: 8
+    output: {rate: 5}
+    controls:
+      mute:
+        each: {strip: 0..7}
+        note: ${16 + strip}
+        param: ch/${ch}/mute
+        button: toggle
+        feedback:
+          - {note: "${16 + strip}"}
+          - {cc: "${32 + strip}"}
+      fader:
+        each: {strip: 0..7}
+        cc: ${strip}
+        param: ch/${ch}/fader
+"""
+
+
+def test_surface_rate_limit_never_starves_a_control_costlier_than_the_burst(  # type: ignore[no-untyped-def]
+        rig, tmp_path: Path) -> None:
+    r = rig(TWO_LEDS, tmp_path)
+    sent = r.connect()
+    assert len(sent) == 2  # the bucket is full: the first mute goes although it costs 2
+    ticks = 0
+    while len(sent) < 24 and ticks < 100:
+        sent += r.tick(0.1)
+        ticks += 1
+    # 8 mutes x 2 + 8 faders = 24 messages at 5 a second: about 5 s of ticks.
+    assert len(sent) == 24 and ticks <= 60, (len(sent), ticks)
+    assert sorted(hexes(sent, ("note_on",))) == [f"90 {16 + i:02x} 00" for i in range(8)]
+    assert len(hexes(sent, ("cc",))) == 16
+    assert r.tick(1.0) == []
+    # Within the rate: never more than the burst plus one control ahead of 5 a second.
+    r.surface.resend()
+    times: list[float] = []
+    for _ in range(80):
+        times += [r.clock[0]] * len(r.tick(0.1))
+    assert len(times) == 24
+    for n, t in enumerate(times):
+        assert n + 1 <= 2 + 5 * (t - times[0]) + 1e-9, (n, t - times[0])
+
+
+def test_rate_limited_mute_follows_changes_and_a_burst_still_coalesces(  # type: ignore[no-untyped-def]
+        rig, tmp_path: Path) -> None:
+    r = rig(TWO_LEDS, tmp_path)
+    r.connect()
+    for _ in range(80):
+        r.tick(0.1)
+    r.tick(1.0)  # the bucket is full again
+    for n in range(1000):  # a burst of changes between two ticks
+        r.mixer.set("ch/3/mute", float(n % 2 == 0), "osc")
+    assert r.mixer.get("ch/3/mute") == 0.0
+    assert r.tick(0.1) == []  # the latest value equals what the LEDs show: nothing to send
+    r.mixer.set("ch/3/mute", 1.0, "osc")
+    r.mixer.set("ch/1/fader", -10.0, "osc")  # dirty after the mute: waits for the refill
+    assert hexes(r.tick(0.1)) == ["90 12 7f", "b0 22 7f"]  # once, both LEDs
+    later = [e for _ in range(10) for e in r.tick(0.1)]
+    assert hexes(later) == ["b0 00 40"]  # then the fader, not starved
+    for n in range(1000):  # 1000 fader moves between two ticks: the latest value once
+        r.mixer.set("ch/2/fader", -60.0 + n * 0.05, "osc")
+    last = round(r.mixer.position("ch/2/fader") * 127)
+    later = [e for _ in range(10) for e in r.tick(0.1)]
+    assert hexes(later) == [f"b0 01 {last:02x}"]
