@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +29,27 @@ def jack() -> Iterator[JackServer]:
         pytest.skip("jackd not installed (apt-get install jackd2 libportaudio2)")
     with jack_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def virtual_box_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DIY box firmware compiled for the host (`make -C firmware host`), built once.
+
+    Skipped with the reason where it cannot be built; in CI that fails instead.
+    """
+    cc = os.environ.get("CC", "cc")
+    problem = None
+    if shutil.which("make") is None or shutil.which(cc) is None:
+        problem = "make and a C compiler are needed: apt-get install -y make gcc"
+    else:
+        build = tmp_path_factory.mktemp("vbox")
+        firmware = Path(__file__).resolve().parents[1] / "firmware"
+        proc = subprocess.run(["make", "-s", "-C", str(firmware), "host", f"BUILD={build}"],
+                              capture_output=True, text=True, timeout=120)
+        exe = build / "host" / "virtual_box"
+        if proc.returncode == 0 and exe.exists():
+            return exe
+        problem = f"`make -C firmware host` failed:\n{proc.stdout}{proc.stderr}"
+    if os.environ.get("CI"):
+        pytest.fail(problem)
+    pytest.skip(problem)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import time
 import tty
@@ -46,28 +45,6 @@ IDENTITY = ("surfaced-virtual-box", "0.1.0", 1, "fader:8", "button:8", "encoder:
             "meter:8", "motor:8")
 CH3_FADER_DB = -10.0  # ch/3 starts here; the box's fader 3 sits at the bottom
 CH2_POSITION = 0.51  # ch/2 starts here; the box's fader 2 sits at 0.5 (within pickup range)
-
-
-@pytest.fixture(scope="module")
-def virtual_box_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The virtual box, built with `make -C firmware host` into a temporary directory."""
-    cc = os.environ.get("CC", "cc")
-    problem = None
-    if shutil.which("make") is None or shutil.which(cc) is None:
-        problem = "make and a C compiler are needed: apt-get install -y make gcc"
-    else:
-        build = tmp_path_factory.mktemp("vbox")
-        proc = subprocess.run(
-            ["make", "-s", "-C", str(REPO / "firmware"), "host", f"BUILD={build}"],
-            capture_output=True, text=True, timeout=120,
-        )
-        exe = build / "host" / "virtual_box"
-        if proc.returncode == 0 and exe.exists():
-            return exe
-        problem = f"`make -C firmware host` failed:\n{proc.stdout}{proc.stderr}"
-    if os.environ.get("CI"):
-        pytest.fail(problem)
-    pytest.skip(problem)
 
 
 # -- the box side --------------------------------------------------------------

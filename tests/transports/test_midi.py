@@ -6,7 +6,6 @@ asserts on timing.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from surfaced.transports.midi import (
     port_matcher,
     resolve_api,
 )
+from transports.recorder import Recorder as BaseRecorder
 
 pytestmark = pytest.mark.jack
 
@@ -37,25 +37,8 @@ def wait_until(cond: Callable[[], bool], what: str) -> None:
             raise AssertionError(f"timed out after {WAIT} s waiting for {what}")
         time.sleep(0.01)
 
-
-class Recorder:
-    """A sink plus status hooks, safe to call from the transport's threads."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.status: list[bool] = []
-        self.reconnects = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        with self.lock:
-            self.events.append(event)
-
-    def on_status(self, online: bool) -> None:
-        self.status.append(online)
-
-    def on_reconnect(self) -> None:
-        self.reconnects += 1
+class Recorder(BaseRecorder):
+    """The shared recorder, with the waits these tests use."""
 
     def wait_events(self, n: int) -> list[Event]:
         wait_until(lambda: len(self.events) >= n, f"{n} MIDI events")

@@ -15,7 +15,6 @@ import itertools
 import logging
 import os
 import select
-import shutil
 import subprocess
 import threading
 import time
@@ -43,6 +42,7 @@ from surfaced.transports.serial import (
     explain_open_error,
     list_serial_ports,
 )
+from transports.recorder import Recorder as BaseRecorder
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 10.0  # upper bound for anything to happen; never a timing assertion
@@ -69,39 +69,8 @@ def frame(address: str, *args: Any, types: str | None = None) -> bytes:
 def osc(address: str, *args: Any) -> Event:
     return Event("osc", address=address, args=args)
 
-
-@pytest.fixture(scope="module")
-def virtual_box_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The virtual box, built with `make -C firmware host` into a temporary directory."""
-    if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
-        message = "make and a C compiler are needed: apt-get install -y make gcc"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    build = tmp_path_factory.mktemp("vbox")
-    subprocess.run(["make", "-s", "-C", str(REPO / "firmware"), "host", f"BUILD={build}"],
-                   check=True, capture_output=True, timeout=120)
-    return build / "host" / "virtual_box"
-
-
-class Recorder:
-    """Sink and hooks of one transport, safe to call from its thread."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.status: list[bool] = []
-        self.reconnects = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        with self.lock:
-            self.events.append(event)
-
-    def on_status(self, online: bool) -> None:
-        self.status.append(online)
-
-    def on_reconnect(self) -> None:
-        self.reconnects += 1
+class Recorder(BaseRecorder):
+    """The shared recorder, with the waits these tests use."""
 
     def addresses(self) -> list[str]:
         with self.lock:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import struct
 import subprocess
 import time
@@ -224,20 +223,6 @@ def test_strict_rules_and_osc_codec_agree(packet: bytes) -> None:
     tags_at = (packet.index(b"\0") & ~3) + 4
     tags = packet[tags_at + 1 : packet.index(b"\0", tags_at)] if tags_at < len(packet) else b""
     assert len(event.args) == len(tags)
-
-
-@pytest.fixture(scope="module")
-def virtual_box_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The virtual box, built with `make -C firmware host` into a temporary directory."""
-    if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
-        message = "make and a C compiler are needed: apt-get install -y make gcc"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    build = tmp_path_factory.mktemp("vbox")
-    subprocess.run(["make", "-s", "-C", str(REPO / "firmware"), "host", f"BUILD={build}"],
-                   check=True, capture_output=True, timeout=120)
-    return build / "host" / "virtual_box"
 
 
 class FirmwareJudge:
