@@ -594,7 +594,10 @@ def test_close_sends_what_is_queued_if_the_box_reads(bench: Bench) -> None:
     start = time.monotonic()
     t.close()
     assert time.monotonic() - start < WRITE_TIMEOUT + 1.0
-    assert t.stats.send_dropped == 3 and not writer_alive(t)
+    # Every frame is accounted for: whatever still fitted into the stalled pty
+    # counts as sent, the rest as dropped (how much fitted depends on the kernel).
+    assert t.stats.sent + t.stats.send_dropped == 3
+    assert not writer_alive(t)
 
 
 # -- decoding ----------------------------------------------------------------
