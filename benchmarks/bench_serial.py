@@ -178,14 +178,10 @@ def applied_latency(samples: int, gap_s: float) -> list[float]:
                 time.sleep(gap_s + random.uniform(0.0, 0.0014))
                 start = time.monotonic_ns()
                 os.write(pty.master, data)
-                deadline = time.monotonic() + 2
-                while time.monotonic() < deadline:
-                    pid, ns = engine.probe_result()
-                    if pid != seen:
-                        seen = pid
-                        out.append((ns - start) / 1000)
-                        break
-                    time.sleep(0.00005)
+                got = engine.wait_probe(seen, 2.0, poll=0.00005)
+                if got is not None:
+                    seen, ns = got
+                    out.append((ns - start) / 1000)
         finally:
             transport.close()
             surface.close()

@@ -208,14 +208,10 @@ def latency(mapping: str, port: str, message: Callable[[int], list[int]], sample
         for i in range(samples):
             t0 = time.monotonic_ns()
             ctl.send_message(message(i))
-            deadline = time.monotonic() + 0.2
-            while time.monotonic() < deadline:
-                pid, ns = engine.probe_result()
-                if pid != seq_seen:
-                    seq_seen = pid
-                    out.append((ns - t0) / 1e6)
-                    break
-                time.sleep(0.0001)
+            got = engine.wait_probe(seq_seen, 0.2)
+            if got is not None:
+                seq_seen, ns = got
+                out.append((ns - t0) / 1e6)
             time.sleep(random.uniform(0.002, 0.006))  # arrivals at random phases
         stop.set()
         xruns = engine.meters().master.xruns

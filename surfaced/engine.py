@@ -10,6 +10,7 @@ block itself at small sizes.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +210,16 @@ class Engine:
         ns = ffi.new("uint64_t *")
         pid = lib.sf_probe_read(self._ptr, ns)
         return int(pid), int(ns[0])
+
+    def wait_probe(self, seen: int, timeout: float, poll: float = 0.0001) -> tuple[int, int] | None:
+        """Wait (polling) for a probe other than `seen` to be drained; its (id, ns) or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, ns = self.probe_result()
+            if pid != seen:
+                return pid, ns
+            time.sleep(poll)
+        return None
 
     def settle(self) -> None:
         """Apply queued changes and jump every glide to its target (audio stopped only)."""

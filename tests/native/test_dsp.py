@@ -291,6 +291,8 @@ def test_latency_probe_marks_the_block_that_applied_a_change() -> None:
     pid, ns = e.probe_result()
     assert pid == 42 and t0 <= ns <= t1
     assert y[-1, 0] < 0.5  # and that block did start gliding to -6 dB
+    assert e.wait_probe(42, 0.05) is None  # no newer probe: gives up after its timeout
+    assert e.wait_probe(0, 0.05) == (42, ns)
 
 
 def test_device_inputs_feed_channels() -> None:
