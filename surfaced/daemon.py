@@ -68,6 +68,7 @@ class Daemon:
         # mapping file -> (its mtime when it failed, when to try again)
         self.failed: dict[Path, tuple[float, float]] = {}
         self._midi_down_until = 0.0
+        self._midi_backoff = 0.0  # seconds between attempts while the MIDI backend is down
 
     # ---------------------------------------------------------------- audio
     def start_audio(self) -> None:
@@ -214,16 +215,20 @@ class Daemon:
             self.failed[path] = (mtime, retry)
             if isinstance(match, MidiMatch):
                 # The MIDI backend itself is down (no ALSA sequencer, JACK not
-                # up yet): say so once, not once per mapping, and try again later.
+                # up yet): say so once, not once per mapping, and try again
+                # later, backing off to a minute (each attempt makes the ALSA
+                # library print a line of its own).
                 if self._midi_down_until == 0.0:
                     self.on_status(f"MIDI unavailable ({exc}); MIDI surfaces will be bound "
-                                   f"when it is (retrying every {RETRY_S:.0f} s)")
-                self._midi_down_until = retry
+                                   "when it is (retrying, then every minute)")
+                self._midi_backoff = min(60.0, self._midi_backoff * 2) or RETRY_S
+                self._midi_down_until = time.monotonic() + self._midi_backoff
+                self.failed[path] = (mtime, self._midi_down_until)
             else:
                 self.on_status(f"{path.name}: {exc} (retrying every {RETRY_S:.0f} s)")
             return
         if isinstance(match, MidiMatch):
-            self._midi_down_until = 0.0
+            self._midi_down_until = self._midi_backoff = 0.0
         self.failed.pop(path, None)
         # A transport that found its device inside start() has already called
         # reconnected(): the surface got its handshake and full state there.
