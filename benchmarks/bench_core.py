@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from surfaced._native import ffi as native_ffi  # noqa: E402
 from surfaced._native import lib as native_lib  # noqa: E402
 
-from surfaced.engine import Engine  # noqa: E402
+from surfaced.mix.engine import Engine  # noqa: E402
 
 RATE = 48000
 BUSES = 4
@@ -533,7 +533,7 @@ def _busy(stop: threading.Event, counter: list[int]) -> None:
 
 def _percentile_us(hist: np.ndarray, q: float) -> float:
     """Upper edge of the first 1 us bin that reaches quantile q (as
-    surfaced.audio's CallbackTiming does)."""
+    surfaced.mix.audio's CallbackTiming does)."""
     cdf = np.cumsum(hist) / max(1.0, float(hist.sum()))
     return float(np.searchsorted(cdf, q) + 1)
 
@@ -546,7 +546,7 @@ def section_callback(seconds: float, channels: int, segments: int) -> None:
     try:
         from jack_server import jack_server, jackd_path
 
-        from surfaced.audio import LiveStream
+        from surfaced.mix.audio import LiveStream
     except ImportError as exc:
         print(f"   skipped: {exc}")
         return
@@ -575,7 +575,7 @@ def section_callback(seconds: float, channels: int, segments: int) -> None:
                     th.join()
                 xruns[mode] += e.meters().master.xruns - before
                 # The raw 1 us histogram the C callback filled, to merge the
-                # segments (surfaced.audio only exposes its percentiles).
+                # segments (surfaced.mix.audio only exposes its percentiles).
                 ctx = stream._ctx
                 h = np.frombuffer(native_ffi.buffer(ctx.timing_hist), dtype=np.uint64)
                 hist[mode] += h
@@ -583,7 +583,7 @@ def section_callback(seconds: float, channels: int, segments: int) -> None:
                 peak[mode] = max(peak[mode], ctx.timing_max_ns / 1000.0)
         # Shut PortAudio down while the server is still there: its JACK host
         # API asserts at exit if the server vanished first (private API, as
-        # in surfaced.audio.LiveStream).
+        # in surfaced.mix.audio.LiveStream).
         import sounddevice as sd
 
         sd._terminate()

@@ -141,10 +141,10 @@ def applied_latency(samples: int, gap_s: float) -> list[float]:
     import tempfile
     from pathlib import Path
 
-    from surfaced.audio import HeadlessClock
-    from surfaced.engine import Engine
-    from surfaced.mixer import Change, Mixer
-    from surfaced.surface import Surface, load_mapping
+    from surfaced.mix.audio import HeadlessClock
+    from surfaced.mix.engine import Engine
+    from surfaced.mix.mixer import Change, Mixer
+    from surfaced.surfaces.surface import Surface, load_mapping
 
     root = Path(__file__).resolve().parents[1]
     text = (root / "mappings" / "diy-reference-box.yaml").read_text()

@@ -42,11 +42,11 @@ from jack_server import jack_server  # noqa: E402
 
 from surfaced.config import Config  # noqa: E402
 from surfaced.daemon import Daemon  # noqa: E402
-from surfaced.engine import Engine  # noqa: E402
-from surfaced.mixer import Change, Mixer  # noqa: E402
-from surfaced.osc_native import NativeOsc  # noqa: E402
+from surfaced.mix.engine import Engine  # noqa: E402
+from surfaced.mix.mixer import Change, Mixer  # noqa: E402
 from surfaced.session import ChannelConfig, Session, Source  # noqa: E402
-from surfaced.surface import Surface, load_mapping  # noqa: E402
+from surfaced.surfaces.native_osc import NativeOsc  # noqa: E402
+from surfaced.surfaces.surface import Surface, load_mapping  # noqa: E402
 from surfaced.transports.midi_codec import MidiParser  # noqa: E402
 from surfaced.transports.osc_codec import encode_message, parse_packet  # noqa: E402
 

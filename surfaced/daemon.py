@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surfaced.audio import HeadlessClock, LiveStream, default_output_available
 from surfaced.config import Config
-from surfaced.engine import Engine
 from surfaced.events import Event
-from surfaced.mixer import Mixer
-from surfaced.osc_native import NativeOsc
+from surfaced.mix.audio import HeadlessClock, LiveStream, default_output_available
+from surfaced.mix.engine import Engine
+from surfaced.mix.mixer import Mixer
 from surfaced.session import Session
+from surfaced.surfaces.native_osc import NativeOsc
 from surfaced.transports.midi import MidiTransport
 from surfaced.transports.osc import OscListener
 
@@ -41,7 +41,7 @@ class SurfaceBinding:
 
     path: Path
     mtime: float
-    surface: Any  # surfaced.surface.Surface
+    surface: Any  # surfaced.surfaces.surface.Surface
     transport: Any = None  # MidiTransport, SerialTransport or _OscPeer
     errors: list[str] = field(default_factory=list)
 
@@ -159,7 +159,7 @@ class Daemon:
 
     def _bind(self, path: Path, mtime: float) -> None:
         from surfaced.mapping.model import MidiMatch, OscMatch, SerialMatch
-        from surfaced.surface import Surface, load_mapping
+        from surfaced.surfaces.surface import Surface, load_mapping
 
         try:
             mapping = load_mapping(path)
@@ -256,7 +256,7 @@ class Daemon:
         self._scan()
         if not self.bindings:
             return
-        from surfaced.surface import Surface, load_mapping
+        from surfaced.surfaces.surface import Surface, load_mapping
 
         for b in self.bindings:
             try:

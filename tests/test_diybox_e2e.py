@@ -30,7 +30,7 @@ import pytest
 
 from surfaced.config import Config
 from surfaced.daemon import Daemon, SurfaceBinding
-from surfaced.params import spec_for
+from surfaced.mix.params import spec_for
 from surfaced.session import ChannelConfig, Session, Source
 
 REPO = Path(__file__).resolve().parents[1]

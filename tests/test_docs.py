@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from surfaced import params
 from surfaced.cli import build_parser
+from surfaced.mix import params
 from surfaced.session import load_session
 
 ROOT = Path(__file__).resolve().parents[1]

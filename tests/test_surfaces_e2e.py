@@ -19,8 +19,8 @@ import rtmidi
 
 from surfaced.config import Config
 from surfaced.daemon import Daemon
+from surfaced.mix.tapers import fader_position
 from surfaced.session import ChannelConfig, Session, Source
-from surfaced.tapers import fader_position
 
 pytestmark = pytest.mark.jack
 

@@ -4,7 +4,7 @@
 key against the schema (a `MappingError` names file, line, key and what was
 expected) and compiles it into a `Mapping`; `check_file(path)` returns a
 human summary of a valid mapping (and raises MappingError like load_mapping).
-The run-time side is `surfaced.surface.Surface`. The language itself is
+The run-time side is `surfaced.surfaces.surface.Surface`. The language itself is
 documented in docs/mapping.md.
 """
 

@@ -15,7 +15,7 @@ from surfaced.mapping.model import TakeoverSpec
 from surfaced.mapping.schema import Node
 from surfaced.mapping.values import BUTTONS, ENCODINGS, TAPERS, ButtonSpec, Curve, EncoderSpec
 from surfaced.mapping.values import ValueScale as _Scale
-from surfaced.params import ParamError, ParamSpec
+from surfaced.mix.params import ParamError, ParamSpec
 
 
 def number(node: Node, key: str, item: Any) -> float:

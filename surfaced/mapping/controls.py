@@ -30,7 +30,7 @@ from surfaced.mapping.model import (
     Target,
 )
 from surfaced.mapping.schema import Node, kind_of
-from surfaced.params import ParamError, ParamSpec, spec_for
+from surfaced.mix.params import ParamError, ParamSpec, spec_for
 
 CONTROL_KEYS: Final = (
     "each", "when", *INPUT_KINDS, "channel", "value", "args", "arg", "input_range", "inc",

@@ -21,8 +21,8 @@ from typing import Any, Final
 
 from surfaced.mapping.errors import ExprError
 from surfaced.mapping.expr import Expr, Template
-from surfaced.mapping.feedback import RING_MODES, check_text_format, ring
 from surfaced.mapping.model import InputSpec, OutSpec
+from surfaced.mapping.render import RING_MODES, check_text_format, ring
 from surfaced.mapping.schema import Node, kind_of
 from surfaced.mapping.sysex import SysexTemplate
 

@@ -16,8 +16,8 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from surfaced import tapers
-from surfaced.params import ParamSpec
+from surfaced.mix import tapers
+from surfaced.mix.params import ParamSpec
 
 ENCODINGS = ("twos-complement", "sign-magnitude", "offset-64", "inc-dec", "delta")
 BUTTONS = ("momentary", "toggle", "hold", "set")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from surfaces.helpers import MAPPINGS
 
 from surfaced.mapping import MappingError, MidiMatch, check_file, load_mapping
-
-from .helpers import MAPPINGS
 
 SHIPPED = sorted(MAPPINGS.glob("*.yaml"))
 

@@ -6,14 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from surfaces.helpers import ROOT
 
 from surfaced.mapping import load_mapping
 from surfaced.mapping.compile import DEFAULT_KEYS, TOP_KEYS
 from surfaced.mapping.controls import CONTROL_KEYS
 from surfaced.mapping.messages import OUTPUT_EXTRA
 from surfaced.mapping.values import BUTTONS, ENCODINGS
-
-from .helpers import ROOT
 
 DOC = (ROOT / "docs" / "mapping.md").read_text()
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC, flags=re.S)

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from surfaces.helpers import MAPPINGS
 
 from surfaced.mapping import Mapping, MappingError, load_mapping
-
-from .helpers import MAPPINGS
 
 RICH = """\
 name: rich

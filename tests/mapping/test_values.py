@@ -16,7 +16,7 @@ from surfaced.mapping.values import (
     picks_up,
     raw_to_position,
 )
-from surfaced.params import spec_for
+from surfaced.mix.params import spec_for
 
 FADER = spec_for("ch/1/fader", 8, 2)
 PAN = spec_for("ch/1/pan", 8, 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surfaced.engine import Engine
+from surfaced.mix.engine import Engine
 
 RATE = 48000
 

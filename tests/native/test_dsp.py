@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from dsp_helpers import RATE, dc, engine_with, impulse
 
-from surfaced.engine import Engine
+from surfaced.mix.engine import Engine
 
 
 def rbj(kind: str, f: float, q: float, gain_db: float) -> tuple[np.ndarray, np.ndarray]:

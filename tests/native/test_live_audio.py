@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from dsp_helpers import RATE
 
-from surfaced.audio import HeadlessClock, LiveStream, render
-from surfaced.engine import Engine
+from surfaced.mix.audio import HeadlessClock, LiveStream, render
+from surfaced.mix.engine import Engine
 
 SECONDS = 3
 

@@ -1,0 +1,316 @@
+"""A typed Python API over the native mixing core.
+
+The core runs the audio; this class validates parameter changes against the
+vocabulary (surfaced.mix.params), queues them to the core, hands it source
+buffers without copies and reads its meters. Buffer pointers are built once
+(ffi.from_buffer) and reused: a per-block conversion would cost more than the
+block itself at small sizes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from surfaced._native import ffi, lib
+from surfaced.mix import params
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class NativeError(RuntimeError):
+    """A negative return code from the core, with its code and meaning."""
+
+    def __init__(self, code: int, what: str) -> None:
+        self.code = code
+        super().__init__(f"{what}: {ffi.string(lib.sf_strerror(code)).decode()} (code {code})")
+
+
+class QueueFullError(NativeError):
+    """The parameter queue is full: the audio side is not draining it (stopped?)."""
+
+
+def _check(code: int, what: str) -> int:
+    """Raise a typed NativeError for a negative return code; pass others through."""
+    if code >= 0:
+        return code
+    if code == lib.SF_EQUEUE_FULL:
+        raise QueueFullError(code, what)
+    raise NativeError(code, what)
+
+
+@dataclass(frozen=True)
+class MasterMeters:
+    """The master section's meters: linear peaks/RMS, LUFS and counters."""
+
+    peak: tuple[float, float]
+    rms: tuple[float, float]
+    true_peak: tuple[float, float]
+    true_peak_max: tuple[float, float]
+    momentary_lufs: float
+    short_term_lufs: float
+    integrated_lufs: float
+    bus_peak: tuple[float, ...]
+    bus_rms: tuple[float, ...]
+    clip_count: int
+    nonfinite_count: int
+    state_resets: int
+    xruns: int
+    frames: int
+    dropped_params: int
+
+
+@dataclass(frozen=True)
+class MeterSnapshot:
+    """One consistent reading of every meter (taken without tearing)."""
+
+    ch_peak: FloatArray
+    ch_rms: FloatArray
+    master: MasterMeters
+
+
+def to_db(x: float) -> float:
+    """Linear amplitude to dBFS (-inf for silence)."""
+    return float(20.0 * np.log10(x)) if x > 0.0 else float("-inf")
+
+
+class Engine:
+    """One mix: a fixed number of channels and aux buses in the native core.
+
+    Thread safety: `set` and the other producers may be called from any
+    thread (a lock serialises them, as the core's queue has one producer);
+    `process` must be called from one thread at a time (the audio side).
+    """
+
+    def __init__(
+        self, channels: int = 8, buses: int = 4, rate: int = 48000, max_block: int = 512
+    ) -> None:
+        ptr = lib.sf_engine_new(channels, buses, float(rate), max_block)
+        if ptr == ffi.NULL:
+            raise ValueError(
+                f"cannot create an engine with {channels} channels (1..{lib.SF_MAX_CHANNELS}), "
+                f"{buses} buses (0..{lib.SF_MAX_BUSES}), {rate} Hz, blocks of {max_block} "
+                f"(1..{lib.SF_MAX_BLOCK})"
+            )
+        self._ptr: Any = ffi.gc(ptr, lib.sf_engine_free)
+        self.channels = channels
+        self.buses = buses
+        self.rate = rate
+        self.max_block = max_block
+        self._lock = threading.Lock()
+        self._values: dict[str, float | str] = {}
+        # Buffers the core reads from: kept alive here while in use, and for
+        # two more blocks after being replaced (the audio side may still be
+        # inside a block that started with the old pointer).
+        self._sources: dict[int, FloatArray] = {}
+        self._retired: list[tuple[int, FloatArray]] = []
+        self._capture: FloatArray | None = None
+        self._out_cache: tuple[FloatArray, Any] | None = None
+        self._m = ffi.new("sf_master_meters *")
+        self._last_meters: MeterSnapshot | None = None
+
+    # ---------------------------------------------------------------- params
+    def spec(self, path: str) -> params.ParamSpec:
+        """The spec of a parameter path in this mix (raises ParamError)."""
+        return params.spec_for(path, self.channels, self.buses)
+
+    def set(self, path: str, value: object) -> float | str:
+        """Validate and queue one parameter change; returns the value applied."""
+        spec = self.spec(path)
+        if spec.is_text:
+            if not isinstance(value, str):
+                raise params.ParamError(f"{spec.path}: expected text, got {type(value).__name__}")
+            self._values[spec.path] = value
+            return value
+        v = spec.validate(value)
+        with self._lock:
+            _check(
+                lib.sf_push_param(self._ptr, spec.scope, spec.index, spec.param, spec.sub,
+                                  spec.to_core(v)),
+                f"setting {spec.path}",
+            )
+            self._values[spec.path] = v
+        return v
+
+    def get(self, path: str) -> float | str:
+        """The last value set for a path, or its default."""
+        spec = self.spec(path)
+        return self._values.get(spec.path, "" if spec.is_text else spec.default)
+
+    # --------------------------------------------------------------- sources
+    def _keep(self, ch: int, data: FloatArray | None) -> None:
+        old = self._sources.pop(ch, None)
+        frames = self.frames_processed()
+        if old is not None:
+            self._retired.append((frames, old))
+        self._retired = [(f, a) for f, a in self._retired if frames - f < 2 * self.max_block]
+        if data is not None:
+            self._sources[ch] = data
+
+    def _channel_index(self, channel: int) -> int:
+        if not 1 <= channel <= self.channels:
+            raise params.ParamError(f"channel {channel} does not exist (1..{self.channels})")
+        return channel - 1
+
+    def set_source_buffer(self, channel: int, data: npt.ArrayLike) -> None:
+        """Loop `data` (frames, or frames x 2 for stereo) as channel's source."""
+        idx = self._channel_index(channel)
+        arr = np.ascontiguousarray(data, dtype=np.float32)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = np.ascontiguousarray(arr[:, 0])
+        if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] != 2) or len(arr) == 0:
+            raise ValueError(f"channel {channel}: source must be mono or stereo audio, "
+                             f"got shape {arr.shape}")
+        nch = 1 if arr.ndim == 1 else 2
+        with self._lock:
+            _check(lib.sf_push_source_buffer(self._ptr, idx, ffi.from_buffer("float[]", arr),
+                                             len(arr), nch), f"channel {channel} source")
+            self._keep(idx, arr)
+
+    def set_source_input(self, channel: int, first_input: int, stereo: bool = False) -> None:
+        """Feed channel from device input `first_input` (0-based; and the next if stereo)."""
+        idx = self._channel_index(channel)
+        with self._lock:
+            _check(lib.sf_push_source_input(self._ptr, idx, first_input, int(stereo)),
+                   f"channel {channel} input")
+            self._keep(idx, None)
+
+    def set_source_none(self, channel: int) -> None:
+        """Silence channel's source."""
+        idx = self._channel_index(channel)
+        with self._lock:
+            _check(lib.sf_push_source_none(self._ptr, idx), f"channel {channel} source")
+            self._keep(idx, None)
+
+    def rewind(self) -> None:
+        """Restart every buffer source from its first frame."""
+        with self._lock:
+            _check(lib.sf_push_rewind(self._ptr), "rewind")
+
+    def reset_meters(self) -> None:
+        """Clear peak holds, true-peak maximum and integrated loudness."""
+        with self._lock:
+            _check(lib.sf_push_reset_meters(self._ptr), "reset meters")
+
+    def probe(self, probe_id: int) -> None:
+        """Queue a latency probe behind the changes queued so far (benchmarks).
+
+        The block that drains it records its own start time; see `probe_result`.
+        """
+        with self._lock:
+            _check(lib.sf_push_probe(self._ptr, probe_id & 0xFFFFFFFF), "probe")
+
+    def probe_result(self) -> tuple[int, int]:
+        """(id of the last probe drained, CLOCK_MONOTONIC ns its block began)."""
+        ns = ffi.new("uint64_t *")
+        pid = lib.sf_probe_read(self._ptr, ns)
+        return int(pid), int(ns[0])
+
+    def wait_probe(self, seen: int, timeout: float, poll: float = 0.0001) -> tuple[int, int] | None:
+        """Wait (polling) for a probe other than `seen` to be drained; its (id, ns) or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, ns = self.probe_result()
+            if pid != seen:
+                return pid, ns
+            time.sleep(poll)
+        return None
+
+    def settle(self) -> None:
+        """Apply queued changes and jump every glide to its target (audio stopped only)."""
+        with self._lock:
+            lib.sf_settle(self._ptr)
+
+    # ----------------------------------------------------------------- audio
+    def process(self, frames: int, inp: FloatArray | None = None) -> FloatArray:
+        """Run `frames` frames and return the master as a new (frames, 2) array."""
+        out = np.zeros((frames, 2), dtype=np.float32)
+        self.process_into(out, inp)
+        return out
+
+    def process_into(self, out: FloatArray, inp: FloatArray | None = None) -> None:
+        """Run len(out) frames into `out` (C-contiguous float32, frames x channels)."""
+        if out.dtype != np.float32 or not out.flags.c_contiguous or out.ndim != 2:
+            raise ValueError("out must be a C-contiguous float32 array of shape (frames, channels)")
+        cache = self._out_cache
+        if cache is None or cache[0] is not out:
+            cache = (out, ffi.from_buffer("float[]", out))
+            self._out_cache = cache
+        in_ptr: Any = ffi.NULL
+        in_ch = 0
+        if inp is not None:
+            if inp.dtype != np.float32 or not inp.flags.c_contiguous or inp.ndim != 2:
+                raise ValueError("inp must be a C-contiguous float32 array (frames, channels)")
+            if len(inp) < len(out):
+                raise ValueError("inp has fewer frames than out")
+            in_ptr = ffi.from_buffer("float[]", inp)
+            in_ch = inp.shape[1]
+        _check(lib.sf_process(self._ptr, in_ptr, in_ch, cache[1], out.shape[1], len(out)),
+               "process")
+
+    def frames_processed(self) -> int:
+        """Frames the core has processed since creation (any driver)."""
+        lib.sf_read_meters(self._ptr, ffi.NULL, ffi.NULL, self._m)
+        return int(self._m.frames)
+
+    # ---------------------------------------------------------------- meters
+    def meters(self) -> MeterSnapshot:
+        """A consistent snapshot of all meters (safe while audio runs)."""
+        peak = np.zeros(self.channels, dtype=np.float32)
+        rms = np.zeros(self.channels, dtype=np.float32)
+        m = ffi.new("sf_master_meters *")
+        code = lib.sf_read_meters(self._ptr, ffi.from_buffer("float[]", peak),
+                                  ffi.from_buffer("float[]", rms), m)
+        if code == lib.SF_EBUSY and self._last_meters is not None:
+            # The audio thread was preempted in the middle of publishing: the
+            # previous reading is a few milliseconds old, and still true.
+            return self._last_meters
+        _check(code, "reading meters")
+        nb = self.buses
+        master = MasterMeters(
+            peak=(m.peak[0], m.peak[1]),
+            rms=(m.rms[0], m.rms[1]),
+            true_peak=(m.true_peak[0], m.true_peak[1]),
+            true_peak_max=(m.true_peak_max[0], m.true_peak_max[1]),
+            momentary_lufs=m.momentary_lufs,
+            short_term_lufs=m.short_term_lufs,
+            integrated_lufs=m.integrated_lufs,
+            bus_peak=tuple(m.bus_peak[0:nb]),
+            bus_rms=tuple(m.bus_rms[0:nb]),
+            clip_count=int(m.clip_count),
+            nonfinite_count=int(m.nonfinite_count),
+            state_resets=int(m.state_resets),
+            xruns=int(m.xruns),
+            frames=int(m.frames),
+            dropped_params=int(m.dropped_params),
+        )
+        self._last_meters = MeterSnapshot(peak, rms, master)
+        return self._last_meters
+
+    # --------------------------------------------------------------- capture
+    def start_capture(self, frames: int) -> None:
+        """Record the next `frames` frames of master output inside the core."""
+        buf = np.zeros((frames, 2), dtype=np.float32)
+        with self._lock:
+            if self._capture is not None:  # the audio side may still be writing to it
+                self._retired.append((self.frames_processed(), self._capture))
+            _check(lib.sf_push_capture(self._ptr, ffi.from_buffer("float[]", buf), frames),
+                   "capture")
+            self._capture = buf
+
+    def captured(self) -> FloatArray:
+        """The frames captured so far (a copy)."""
+        if self._capture is None:
+            return np.zeros((0, 2), dtype=np.float32)
+        n = int(lib.sf_capture_frames(self._ptr))
+        return self._capture[:n].copy()
+
+    @property
+    def native(self) -> Any:
+        """The cffi pointer to the core (for the audio drivers in surfaced.mix.audio)."""
+        return self._ptr

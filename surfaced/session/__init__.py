@@ -1,0 +1,15 @@
+"""Session files and what feeds a mix: reading, saving, autosave and recovery,
+the built-in generators and audio files."""
+
+from surfaced.session.read import (
+    ChannelConfig,
+    Session,
+    SessionError,
+    Source,
+    default_session,
+    load_session,
+    parse_session,
+)
+
+__all__ = ["ChannelConfig", "Session", "SessionError", "Source", "default_session",
+           "load_session", "parse_session"]

@@ -1,0 +1,112 @@
+"""The `surfaced` command as a user runs it: a real process, its output and exit code."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from surfaced.session.wavio import read_wav
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def surfaced(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
+             ) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ, **(env or {}))
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "surfaced", *args], capture_output=True,
+                          text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
+
+
+def test_render_writes_the_mix_faster_than_real_time(tmp_path: Path) -> None:
+    session = tmp_path / "s.yaml"
+    session.write_text("duration: 4\nchannels:\n  - {name: Kick, source: {generator: kick}}\n"
+                       "  - {name: Bass, source: {generator: bass}, fader: -3}\n")
+    out = tmp_path / "mix.wav"
+    r = surfaced("render", str(session), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "rendering [" in r.stderr and "100%" in r.stderr  # the progress bar
+    assert f"wrote {out}" in r.stdout and "x real time" in r.stdout
+    audio, rate = read_wav(out)
+    assert rate == 48000 and audio.shape == (4 * 48000, 2)
+    assert 0.05 < np.abs(audio).max() <= 1.0
+
+
+def test_bad_session_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    session = tmp_path / "bad.yaml"
+    session.write_text("channels:\n  - name: Kick\n    fader: loud\n")
+    r = surfaced("render", str(session), "-o", str(tmp_path / "x.wav"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert f"surfaced: error: {session}:3: channels[1].fader:" in r.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_missing_session_file(tmp_path: Path) -> None:
+    r = surfaced("render", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "x.wav"))
+    assert r.returncode == 2 and "no such session file" in r.stderr
+
+
+def test_run_without_a_device_uses_the_headless_clock_and_shows_meters() -> None:
+    # An empty JACK server name and no sound card: PortAudio finds no output device.
+    r = surfaced("run", "--seconds", "2.5", env={"JACK_DEFAULT_SERVER": "surfaced-none"})
+    assert r.returncode == 0, r.stderr
+    assert "headless clock" in r.stderr + r.stdout
+    for name in ("Kick", "Snare", "Hats", "Bass", "Keys", "Pad", "Vocal", "Lead", "master L",
+                 "true peak", "momentary", "integrated"):
+        assert name in r.stdout
+    assert "#" in r.stdout  # the meters moved
+    assert "surfaced: stopped after" in r.stdout
+
+
+@pytest.mark.jack
+def test_run_plays_through_jack_and_devices_lists_it(jack: object) -> None:
+    r = surfaced("devices")
+    assert r.returncode == 0, r.stderr
+    assert "JACK Audio Connection Kit" in r.stdout and "2 out" in r.stdout
+    r = surfaced("run", "--seconds", "2.5", "--block", "64")
+    assert r.returncode == 0, r.stderr
+    assert "playing through system" in r.stdout
+    # the summary counts xruns (whether there were any depends on the machine's load;
+    # tests/native/test_live_audio.py holds the stream to zero on an idle server)
+    assert re.search(r"stopped after \d+\.\d s; xruns \d+", r.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--block", "0"], "argument --block: 0 frames: a block is 16..4096 frames"),
+        (["--seconds", "nan"], "argument --seconds: nan: expected 0..86400 seconds"),
+        (["--seconds", "-1"], "argument --seconds: -1: expected 0..86400 seconds"),
+    ],
+)
+def test_render_refuses_bad_arguments_in_one_line(tmp_path: Path, args: list[str],
+                                                  needle: str) -> None:
+    session = ROOT / "docs" / "examples" / "demo-session.yaml"
+    r = surfaced("render", str(session), "-o", str(tmp_path / "x.wav"), *args)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_render_to_an_unwritable_place_says_where(tmp_path: Path) -> None:
+    session = ROOT / "docs" / "examples" / "demo-session.yaml"
+    r = surfaced("render", str(session), "-o", str(tmp_path), "--seconds", "1", "--quiet")
+    assert r.returncode == 2 and f"surfaced: error: {tmp_path}: Is a directory" in r.stderr
+
+
+def test_check_summarises_good_mappings_and_fails_on_a_bad_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad\ntransport: midi\nmatch: {port: x}\ncontrols:\n"
+                   "  f:\n    cc: 7\n    parm: ch/1/fader\n")
+    good = ROOT / "mappings" / "korg-nanokontrol2.yaml"
+    r = surfaced("check", str(good))
+    assert r.returncode == 0 and "fader x8: cc 0..7" in r.stdout
+    r = surfaced("check", str(good), str(bad))
+    assert r.returncode == 2
+    assert "fader x8: cc 0..7" in r.stdout  # the good one is still summarised
+    assert f"surfaced: error: {bad}:7:" in r.stderr and "Traceback" not in r.stderr
