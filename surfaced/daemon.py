@@ -21,6 +21,7 @@ from typing import Any
 from surfaced.config import Config
 from surfaced.events import Event
 from surfaced.mix.audio import HeadlessClock, LiveStream, default_output_available
+from surfaced.mix.changelog import ChangeLog
 from surfaced.mix.engine import Engine
 from surfaced.mix.mixer import Mixer
 from surfaced.session import Session
@@ -53,8 +54,9 @@ class Daemon:
                  on_status: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.session = session
-        self.engine: Engine = session.make_engine(max_block=max(512, config.block))
-        self.mixer = Mixer(self.engine)
+        self.mixer: Mixer = session.make_mixer(max_block=max(512, config.block))
+        self.engine: Engine = self.mixer.engine
+        self.changelog = ChangeLog(self.mixer)
         self.driver: LiveStream | HeadlessClock | None = None
         self.where = ""
         self.osc: list[OscListener] = []

@@ -207,7 +207,7 @@ class Rig:
 
     def surface_changes(self, path: str) -> list[float]:
         """Values the box's surface set on `path`, oldest first (from the mixer's log)."""
-        return [float(c.value) for c in list(self.d.mixer.log)
+        return [float(c.value) for c in self.d.changelog.entries()
                 if c.path == path and c.source == SOURCE]
 
     def close(self) -> None:

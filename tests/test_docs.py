@@ -38,7 +38,7 @@ def test_documented_ranges_match_the_vocabulary() -> None:
 
 def test_example_session_loads_and_plays() -> None:
     s = load_session(ROOT / "docs" / "examples" / "demo-session.yaml")
-    e = s.make_engine()
+    e = s.make_mixer().engine
     e.process(48000)
     m = e.meters()
     assert np.all(m.ch_peak > 0.0) and m.master.clip_count == 0

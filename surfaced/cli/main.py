@@ -99,7 +99,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if session.inputs_needed():
         print("surfaced: channels fed from device inputs render as silence offline",
               file=sys.stderr)
-    engine = session.make_engine(max_block=args.block)
+    engine = session.make_mixer(max_block=args.block).engine
     started = time.monotonic()
 
     def progress(fraction: float) -> None:

@@ -103,7 +103,6 @@ class Engine:
         self.rate = rate
         self.max_block = max_block
         self._lock = threading.Lock()
-        self._values: dict[str, float | str] = {}
         # Buffers the core reads from: kept alive here while in use, and for
         # two more blocks after being replaced (the audio side may still be
         # inside a block that started with the old pointer).
@@ -120,27 +119,30 @@ class Engine:
         return params.spec_for(path, self.channels, self.buses)
 
     def set(self, path: str, value: object) -> float | str:
-        """Validate and queue one parameter change; returns the value applied."""
+        """Validate and queue one parameter change; returns the value applied.
+
+        The engine keeps no values: the mix state (and names, which never
+        reach the core) belongs to surfaced.mix.mixer.Mixer.
+        """
         spec = self.spec(path)
         if spec.is_text:
             if not isinstance(value, str):
                 raise params.ParamError(f"{spec.path}: expected text, got {type(value).__name__}")
-            self._values[spec.path] = value
             return value
         v = spec.validate(value)
-        with self._lock:
-            _check(
-                lib.sf_push_param(self._ptr, spec.scope, spec.index, spec.param, spec.sub,
-                                  spec.to_core(v)),
-                f"setting {spec.path}",
-            )
-            self._values[spec.path] = v
+        self.push([(spec, v)])
         return v
 
-    def get(self, path: str) -> float | str:
-        """The last value set for a path, or its default."""
-        spec = self.spec(path)
-        return self._values.get(spec.path, "" if spec.is_text else spec.default)
+    def push(self, changes: list[tuple[params.ParamSpec, float]], *, ramp_ms: float = 0.0,
+             txn: int = 0) -> None:
+        """Queue validated numeric changes; all of them take effect in one audio block."""
+        with self._lock:
+            for spec, v in changes:
+                _check(
+                    lib.sf_push_param(self._ptr, spec.scope, spec.index, spec.param, spec.sub,
+                                      spec.to_core(v)),
+                    f"setting {spec.path}",
+                )
 
     # --------------------------------------------------------------- sources
     def _keep(self, ch: int, data: FloatArray | None) -> None:

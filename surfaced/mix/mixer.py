@@ -1,10 +1,18 @@
 """The mixer: the single owner of the mix state.
 
-Every change, from a surface, the CLI, a session, OSC or a peer, goes through
-`Mixer.set`, which validates it, queues it to the audio core, records who made
-it and notifies each subscriber once. Knowing the source of each change is
-what lets surfaces suppress echoes, lets a touched motor fader keep its
-position, and gives the change log its meaning.
+Every value of the mix (levels, switches, filters, names) lives here, and
+nowhere else: the engine below is a stateless face of the audio core. Every
+change, from a surface, the CLI, a session load, a scene recall, undo, A/B,
+OSC or a peer, goes through `Mixer.set` (one value) or `Mixer.apply` (a
+transaction applied in one audio block), which validates it, queues it to the
+core, records who made it and notifies each subscriber once. Knowing the
+source of each change is what lets surfaces suppress echoes, lets a touched
+motor fader keep its position, lets undo group a gesture and gives the change
+log its meaning.
+
+Commands (save, scene recall, undo, A/B, ...) are registered here by the
+parts that own them (`mixer.commands`), so every surface, OSC peer and the
+CLI reach them the same way.
 """
 
 from __future__ import annotations
@@ -13,12 +21,13 @@ import logging
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from surfaced.mix import params
+from surfaced.mix.commands import Commands
 from surfaced.mix.engine import Engine
-from surfaced.mix.params import ParamSpec
+from surfaced.mix.params import ParamError, ParamSpec
 
 log = logging.getLogger(__name__)
 
@@ -27,33 +36,45 @@ Value = float | str
 
 @dataclass(frozen=True)
 class Change:
-    """One applied change: what, to which value, by whom, in which order."""
+    """One applied change: what, from which value to which, by whom, in which order.
+
+    `txn` is the transaction the change was part of (0: a single change); all
+    changes of one transaction reached the core in the same audio block.
+    `step` is False for changes undo must not record as a step of their own
+    (a session load, an A/B switch, undo and redo themselves).
+    """
 
     path: str
     value: Value
+    old: Value
     source: str
     seq: int
-    time: float
+    time: float  # time.monotonic()
+    wall: float  # time.time(), for the change log
+    txn: int = 0
+    step: bool = True
 
 
 Subscriber = Callable[[Change], None]
 
 
 class Mixer:
-    """Mix state over an Engine: validated, recorded, broadcast changes.
+    """The mix state over an Engine: validated, recorded, broadcast changes.
 
     Thread-safe: transports call `set` from their own threads. Subscribers are
     called synchronously, in change order, under the mixer's lock, so they must
     be quick (queue the work; surfaces coalesce feedback and send later).
     """
 
-    def __init__(self, engine: Engine, log_size: int = 4096) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.commands = Commands()
         self._lock = threading.RLock()
+        self._values: dict[str, Value] = {}
         self._subscribers: list[Subscriber] = []
         self._touch: dict[str, set[str]] = {}
         self._seq = 0
-        self.log: deque[Change] = deque(maxlen=log_size)
+        self._txn = 0
         self.subscriber_errors = 0
 
     @property
@@ -66,50 +87,113 @@ class Mixer:
         """Number of aux buses in the mix."""
         return self.engine.buses
 
+    @property
+    def seq(self) -> int:
+        """Sequence number of the last change (0: none yet); grows by one per change."""
+        return self._seq
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every change is made under (hold it to read a consistent mix)."""
+        return self._lock
+
     def spec(self, path: str) -> ParamSpec:
         """The spec of a path (raises ParamError for unknown paths)."""
         return self.engine.spec(path)
 
     def get(self, path: str) -> Value:
-        """The current value of a parameter."""
-        return self.engine.get(path)
+        """The current value of a parameter (its default until something set it)."""
+        spec = self.spec(path)
+        value = self._values.get(spec.path)
+        if value is None:
+            return "" if spec.is_text else spec.default
+        return value
 
     def position(self, path: str) -> float:
         """The current value as a normalised 0..1 position (through its taper)."""
         spec = self.spec(path)
-        value = self.engine.get(path)
+        value = self.get(spec.path)
         return 0.0 if isinstance(value, str) else spec.to_position(value)
 
+    def paths(self) -> list[str]:
+        """Every parameter path of this mix, names included, in a stable order."""
+        names = [f"ch/{c}/name" for c in range(1, self.channels + 1)]
+        return names + params.all_paths(self.channels, self.buses)
+
+    def snapshot(self) -> dict[str, Value]:
+        """The whole mix: every path (names included) with its current value."""
+        with self._lock:
+            return {path: self.get(path) for path in self.paths()}
+
+    # ------------------------------------------------------------ changes
     def set(self, path: str, value: object, source: str) -> Change | None:
-        """Apply a change from `source`; None when the value did not change.
+        """Apply one change from `source`; None when the value did not change.
 
         Raises ParamError (unknown path, bad value) and QueueFullError; the
         mix is untouched when it raises.
         """
-        with self._lock:
-            spec = self.spec(path)
-            old = self.engine.get(spec.path)
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if not spec.is_text and number and _same(old, float(value)):  # type: ignore[arg-type]
-                return None
-            new = self.engine.set(spec.path, value)
-            if new == old and not (isinstance(new, float) and math.isnan(new)):
-                return None
-            self._seq += 1
-            change = Change(spec.path, new, source, self._seq, time.monotonic())
-            self.log.append(change)
-            for fn in list(self._subscribers):
-                try:
-                    fn(change)
-                except Exception:  # one broken subscriber must not break the mix
-                    self.subscriber_errors += 1
-                    log.exception("subscriber failed on %s", change.path)
-            return change
+        changes = self.apply({path: value}, source, _single=True)
+        return changes[0] if changes else None
 
     def set_position(self, path: str, position: float, source: str) -> Change | None:
         """Apply a normalised 0..1 position from a surface, through the taper."""
         spec = self.spec(path)
+        if not isinstance(position, int | float) or isinstance(position, bool) \
+                or not math.isfinite(position):
+            raise ParamError(f"{spec.path}: position {position!r} is not a number 0..1")
         return self.set(spec.path, spec.from_position(position), source)
+
+    def apply(self, values: Mapping[str, object] | Iterable[tuple[str, object]], source: str,
+              *, ramp_ms: float = 0.0, step: bool = True, _single: bool = False) -> list[Change]:
+        """Apply many changes as one transaction: all reach the core in one audio block.
+
+        Every value is validated before anything is applied, so a bad one
+        leaves the mix untouched (ParamError names it). `ramp_ms` > 0 makes
+        faders, pans and sends travel to their new values over that time (a
+        scene crossfade); other parameters change at once. Values equal to
+        the current ones are skipped. Returns the changes made, in order.
+        """
+        items = values.items() if isinstance(values, Mapping) else values
+        with self._lock:
+            todo: list[tuple[ParamSpec, Value, Value]] = []
+            seen: dict[str, int] = {}
+            for path, value in items:
+                spec = self.spec(path)
+                new = _validate(spec, value)
+                old = self.get(spec.path)
+                if spec.path in seen:  # the last value given for a path wins
+                    todo[seen[spec.path]] = (spec, new, todo[seen[spec.path]][2])
+                    continue
+                seen[spec.path] = len(todo)
+                todo.append((spec, new, old))
+            todo = [t for t in todo if not _same(t[2], t[1])]
+            if not todo:
+                return []
+            txn = 0
+            if not _single:
+                self._txn += 1
+                txn = self._txn
+            numeric = [(spec, float(new)) for spec, new, _old in todo if not spec.is_text]
+            if numeric:
+                self.engine.push(numeric, ramp_ms=ramp_ms, txn=txn)
+            now, wall = time.monotonic(), time.time()
+            changes: list[Change] = []
+            for spec, new, old in todo:
+                self._values[spec.path] = new
+                self._seq += 1
+                changes.append(Change(spec.path, new, old, source, self._seq, now, wall, txn,
+                                      step))
+            for change in changes:
+                self._notify(change)
+            return changes
+
+    def _notify(self, change: Change) -> None:
+        for fn in list(self._subscribers):
+            try:
+                fn(change)
+            except Exception:  # one broken subscriber must not break the mix
+                self.subscriber_errors += 1
+                log.exception("subscriber failed on %s", change.path)
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call `fn` with every change from now on; returns the unsubscribe function."""
@@ -145,5 +229,13 @@ class Mixer:
                 holders.discard(source)
 
 
-def _same(old: Value, new: float) -> bool:
-    return isinstance(old, float) and (old == new or (math.isinf(old) and old == new))
+def _validate(spec: ParamSpec, value: object) -> Value:
+    if spec.is_text:
+        if not isinstance(value, str):
+            raise ParamError(f"{spec.path}: expected text, got {type(value).__name__}")
+        return value
+    return spec.validate(value)
+
+
+def _same(old: Value, new: Value) -> bool:
+    return type(old) is type(new) and old == new

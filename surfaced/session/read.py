@@ -30,6 +30,7 @@ import numpy as np
 
 from surfaced.mix import params
 from surfaced.mix.engine import Engine
+from surfaced.mix.mixer import Mixer
 from surfaced.session import generators
 from surfaced.session.wavio import WavError, read_wav
 from surfaced.yamlmarks import YamlError, line_of, load_file
@@ -79,18 +80,28 @@ class Session:
         return max((c.source.first_input + (2 if c.source.stereo else 1)
                     for c in self.channels if c.source.kind == "input"), default=0)
 
-    def make_engine(self, max_block: int = 512) -> Engine:
-        """An engine sized for this session with everything applied and settled."""
-        engine = Engine(len(self.channels), self.buses, self.rate, max_block)
-        self.apply(engine)
-        engine.settle()
-        return engine
+    def make_mixer(self, max_block: int = 512) -> Mixer:
+        """A mix sized for this session, with everything applied and settled."""
+        mixer = Mixer(Engine(len(self.channels), self.buses, self.rate, max_block))
+        self.apply(mixer)
+        mixer.engine.settle()
+        return mixer
 
-    def apply(self, engine: Engine) -> None:
-        """Load sources and set every parameter of this session on `engine`."""
+    def values(self) -> dict[str, float | str]:
+        """Every value this session sets, by full path (names included)."""
+        out: dict[str, float | str] = {}
+        for i, ch in enumerate(self.channels, start=1):
+            out[f"ch/{i}/name"] = ch.name
+            for leaf, value in ch.params.items():
+                out[f"ch/{i}/{leaf}"] = value
+        out.update(self.params)
+        return out
+
+    def apply(self, mixer: Mixer) -> None:
+        """Load sources and set every parameter of this session on `mixer` (not an undo step)."""
+        engine = mixer.engine
         base = Path(self.path).parent
         for i, ch in enumerate(self.channels, start=1):
-            engine.set(f"ch/{i}/name", ch.name)
             src = ch.source
             if src.kind == "generator":
                 engine.set_source_buffer(i, generators.generate(src.name, self.rate))
@@ -98,10 +109,7 @@ class Session:
                 engine.set_source_buffer(i, self._wav(base / src.name, i))
             elif src.kind == "input":
                 engine.set_source_input(i, src.first_input, src.stereo)
-            for leaf, value in ch.params.items():
-                engine.set(f"ch/{i}/{leaf}", value)
-        for path, value in self.params.items():
-            engine.set(path, value)
+        mixer.apply(self.values(), "session", step=False)
 
     def _wav(self, path: Path, channel: int) -> np.ndarray:
         try:

@@ -12,6 +12,9 @@ Any OSC app or script can drive and read the mixer without a mapping file:
   ``/PATH f VALUE``; ``/unsubscribe`` stops it
 - ``/subscribe/meters [i HZ]``  the sender gets ``/meters/ch f...`` (channel peaks, dBFS)
   and ``/meters/master f L f R f LUFS-momentary`` at HZ (default 10)
+- ``/scene/recall s Verse``, ``/undo``, ``/session/save``, ...: the mix document's
+  commands (surfaced.mix.commands.KNOWN), answered with the same address and
+  the command's reply values (``/scene/list s Intro s Verse``)
 
 A subscription is a lease of LEASE_S (10 s), as with a digital console's
 ``/xremote``: send ``/subscribe`` again before it runs out. UDP has no
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from surfaced.events import Event
+from surfaced.mix.commands import KNOWN
 from surfaced.mix.engine import NativeError, to_db
 from surfaced.mix.mixer import Change, Mixer
 from surfaced.mix.params import ParamError
@@ -49,6 +53,7 @@ class NativeOscStats:
     applied: int = 0
     errors: int = 0
     replies: int = 0
+    commands: int = 0
     feedback_sent: int = 0
     last_error: str = ""
 
@@ -96,7 +101,7 @@ class NativeOsc:
         self.stats.received += 1
         try:
             self._dispatch(event)
-        except (ParamError, ValueError, TypeError, NativeError) as exc:
+        except (ParamError, ValueError, TypeError, NativeError, OSError) as exc:
             self._error(event, str(exc))
 
     def _dispatch(self, event: Event) -> None:
@@ -117,6 +122,10 @@ class NativeOsc:
                 raise ValueError(f"{addr}: rate {hz} Hz out of range 0..100")
             with self._lock:
                 self._lease(peer, "\x00").meters_hz = hz  # "\x00": no parameter changes
+        elif addr.strip("/") in KNOWN:
+            reply = self.mixer.commands.run(addr.strip("/"), tuple(args), peer)
+            self._send(peer, encode_message("/" + addr.strip("/"), list(reply)))
+            self.stats.commands += 1
         else:
             self._set(event)
 

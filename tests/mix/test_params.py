@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from surfaced.mix import params, tapers
 from surfaced.mix.engine import Engine, QueueFullError
+from surfaced.mix.mixer import Mixer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,11 +76,13 @@ def test_core_defaults_equal_the_vocabulary_defaults() -> None:
 
 
 def test_text_parameters_stay_on_the_control_side() -> None:
-    e = Engine(2, 0)
-    e.set("ch/1/name", "Kick")
-    assert e.get("ch/1/name") == "Kick"
+    mixer = Mixer(Engine(2, 0))
+    mixer.set("ch/1/name", "Kick", "test")
+    assert mixer.get("ch/1/name") == "Kick"
+    assert mixer.engine.frames_processed() == 0 and mixer.engine.process(64).shape == (64, 2)
     with pytest.raises(params.ParamError):
-        e.set("ch/1/name", 3.0)
+        mixer.set("ch/1/name", 3.0, "test")
+    assert mixer.get("ch/1/name") == "Kick"
 
 
 def test_minus_inf_is_silence() -> None:
@@ -124,10 +127,10 @@ def test_log_taper_round_trips(pos: float) -> None:
 
 
 def test_paths_have_one_spelling() -> None:
-    e = Engine(8, 2)
+    e = Mixer(Engine(8, 2))
     assert e.spec("ch/03/fader").path == "ch/3/fader"
     assert e.spec("/ch/3/eq/02/gain/").path == "ch/3/eq/2/gain"
-    e.set("ch/03/fader", -30.0)
+    e.set("ch/03/fader", -30.0, "test")
     assert e.get("ch/3/fader") == -30.0
     with pytest.raises(params.ParamError, match="channel 0 does not exist"):
         e.spec("ch/00/fader")

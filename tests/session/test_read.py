@@ -46,10 +46,10 @@ def test_good_session_loads_with_every_value(tmp_path: Path) -> None:
                                     "eq/2/freq": 400.0, "eq/2/gain": -3.0}
     assert s.channels[1].params["comp/key"] == 1.0
     assert s.channels[2].source.kind == "input" and s.channels[2].source.first_input == 0
-    e = s.make_engine()
-    assert e.get("ch/1/fader") == -6.0 and e.get("bus/1/fader") == -3.0
-    assert e.get("ch/2/name") == "File"
-    out = e.process(4800)
+    mixer = s.make_mixer()
+    assert mixer.get("ch/1/fader") == -6.0 and mixer.get("bus/1/fader") == -3.0
+    assert mixer.get("ch/2/name") == "File"
+    out = mixer.engine.process(4800)
     assert np.abs(out).max() > 0.1  # the sine and the WAV play
 
 
@@ -78,7 +78,7 @@ def test_good_session_loads_with_every_value(tmp_path: Path) -> None:
 def test_bad_session_names_file_line_and_key(tmp_path: Path, text: str, needle: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(SessionError) as info:
-        load_session(path).make_engine()
+        load_session(path).make_mixer()
     message = str(info.value)
     assert str(path) in message
     assert needle in message
@@ -88,7 +88,7 @@ def test_wav_at_another_rate_says_what_to_do(tmp_path: Path) -> None:
     write_wav(tmp_path / "tone.wav", np.zeros((100, 1), dtype=np.float32), 44100)
     path = write(tmp_path, "channels: [{name: A, source: {wav: tone.wav}}]")
     with pytest.raises(SessionError, match="44100 Hz but the session runs at 48000 Hz"):
-        load_session(path).make_engine()
+        load_session(path).make_mixer()
 
 
 def test_yaml_tags_are_refused(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_yaml_tags_are_refused(tmp_path: Path) -> None:
 def test_default_session_has_eight_channels_of_program() -> None:
     s = default_session()
     assert len(s.channels) == 8
-    e = s.make_engine()
+    e = s.make_mixer().engine
     e.process(48000 * 2)
     m = e.meters()
     assert np.all(m.ch_peak > 0.01), "every built-in channel makes sound"
