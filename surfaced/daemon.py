@@ -20,10 +20,14 @@ from typing import Any
 
 from surfaced.config import Config
 from surfaced.events import Event
+from surfaced.mix.ab import ABCompare
 from surfaced.mix.audio import HeadlessClock, LiveStream, default_output_available
-from surfaced.mix.changelog import ChangeLog
+from surfaced.mix.changelog import ChangeLog, format_change
+from surfaced.mix.commands import CommandError
 from surfaced.mix.engine import Engine
 from surfaced.mix.mixer import Mixer
+from surfaced.mix.scenes import SceneBook
+from surfaced.mix.undo import UndoHistory
 from surfaced.session import Session
 from surfaced.surfaces.native_osc import NativeOsc
 from surfaced.transports.midi import MidiTransport
@@ -57,6 +61,15 @@ class Daemon:
         self.mixer: Mixer = session.make_mixer(max_block=max(512, config.block))
         self.engine: Engine = self.mixer.engine
         self.changelog = ChangeLog(self.mixer)
+        # The mix document's parts, each registering its commands (save,
+        # scenes, undo, A/B, log) for surfaces, OSC peers and the CLI alike.
+        self.scenes = SceneBook(self.mixer, session.scenes, session.safes)
+        self.history = UndoHistory(self.mixer)
+        self.ab = ABCompare(self.mixer, self.history)
+        self.scenes.register()
+        self.history.register()
+        self.ab.register()
+        self.mixer.commands.register("log", self._cmd_log)
         self.driver: LiveStream | HeadlessClock | None = None
         self.where = ""
         self.osc: list[OscListener] = []
@@ -306,7 +319,18 @@ class Daemon:
         finally:
             await self.shutdown()
 
+    def _cmd_log(self, args: tuple[object, ...], source: str) -> tuple[str, ...]:
+        """The newest N change-log lines (default 20, at most 500), oldest first."""
+        n = 20
+        if args:
+            if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], int) \
+                    or not 1 <= args[0] <= 500:
+                raise CommandError("log: expected a count 1..500")
+            n = args[0]
+        return tuple(format_change(c) for c in self.changelog.entries(n))
+
     def _tick(self, now: float) -> None:
+        self._guarded("A/B loudness", self.ab.tick, now)
         for b in self.bindings:
             if b.surface is not None:
                 self._guarded(f"{b.path.stem} feedback", b.surface.tick, now)

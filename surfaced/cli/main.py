@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from surfaced import __version__
+from surfaced.cli.document import add_document_commands
 from surfaced.config import ConfigError
 from surfaced.mix.params import ParamError
 from surfaced.session import Session, SessionError, default_session, load_session
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate mapping files and show what they bind")
     c.add_argument("files", nargs="+", help="mapping YAML files")
     c.set_defaults(func=cmd_check)
+    add_document_commands(sub)
     return p
 
 

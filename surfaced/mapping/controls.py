@@ -30,6 +30,7 @@ from surfaced.mapping.model import (
     Target,
 )
 from surfaced.mapping.schema import Node, kind_of
+from surfaced.mix.commands import KNOWN
 from surfaced.mix.params import ParamError, ParamSpec, spec_for
 
 CONTROL_KEYS: Final = (
@@ -250,12 +251,15 @@ def _action(node: Node, env: dict[str, int], ctx: ControlContext) -> ActionTarge
     a = node.child("action")
     if a is None:
         raise node.error("action", "expected a mapping like {bank: next} or {page: vpot, to: pan}")
-    a.check_keys(("bank", "page", "to", "step", "modifier", "latch", "resync", "send"), "action")
-    kinds = [k for k in ("bank", "page", "modifier", "resync", "send") if k in a]
+    a.check_keys(("bank", "page", "to", "step", "modifier", "latch", "resync", "send",
+                  "command", "args"), "action")
+    kinds = [k for k in ("bank", "page", "modifier", "resync", "send", "command") if k in a]
     if len(kinds) != 1:
         raise a.error(kinds[1] if kinds else "",
-                      "an action is one of bank:, page:, modifier:, resync: or send:")
+                      "an action is one of bank:, page:, modifier:, resync:, send: or command:")
     kind = kinds[0]
+    if kind == "command":
+        return _command(a)
     if kind == "bank":
         raw = a.raw("bank")
         if raw in ("next", "previous"):
@@ -295,6 +299,19 @@ def _action(node: Node, env: dict[str, int], ctx: ControlContext) -> ActionTarge
         check_transport(msg, k, ctx.transport)
         messages.append(_parse_output(msg, env, k, fixed=True))
     return ActionTarget("send", messages=tuple(messages))
+
+
+def _command(a: Node) -> ActionTarget:
+    """`{command: scene/recall, args: [Verse]}`: a command of the mix document."""
+    name = a.raw("command")
+    if name not in KNOWN:
+        raise a.error("command", f"unknown command {name!r}; known: {', '.join(KNOWN)}")
+    args: list[int | float | str] = []
+    for n, (item, _line) in enumerate(a.items_list("args") if "args" in a else []):
+        if isinstance(item, bool) or not isinstance(item, int | float | str):
+            raise a.error("args", f"argument {n + 1} must be a number or text, got {item!r}")
+        args.append(item)
+    return ActionTarget("command", to=str(name), args=tuple(args))
 
 
 def _mode(node: Node, which: str, inp: InputSpec | None, inc: InputSpec | None,

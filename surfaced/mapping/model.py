@@ -123,7 +123,7 @@ class ParamTarget:
 
 @dataclass(frozen=True)
 class ActionTarget:
-    """A surface action: bank / page / modifier / resync / send."""
+    """A surface action: bank / page / modifier / resync / send / command."""
 
     kind: str
     step: int = 0  # bank: channels to move (0 = one bank); page: pages to move
@@ -131,6 +131,7 @@ class ActionTarget:
     group: str = ""  # page group
     latch: bool = False  # modifier: toggles instead of held
     messages: tuple[OutSpec, ...] = ()  # send
+    args: tuple[int | float | str, ...] = ()  # command (its name is in `to`)
 
 
 @dataclass(frozen=True)

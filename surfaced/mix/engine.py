@@ -63,6 +63,7 @@ class MasterMeters:
     xruns: int
     frames: int
     dropped_params: int
+    overflow_count: int  # bus/master samples clamped or zeroed (shown as clips too)
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,50 @@ class Engine:
 
     def push(self, changes: list[tuple[params.ParamSpec, float]], *, ramp_ms: float = 0.0,
              txn: int = 0) -> None:
-        """Queue validated numeric changes; all of them take effect in one audio block."""
+        """Queue validated numeric changes as one transaction: one audio block applies them all.
+
+        `ramp_ms` > 0 makes faders, pans and sends travel to their values over
+        that time (see "Crossfade ramps" in native/sf_core.h); other
+        parameters ignore it. All or nothing: QueueFullError queues none.
+        """
+        n = len(changes)
+        if n == 1 and ramp_ms == 0.0 and txn == 0:  # the common case: one fader move
+            spec, v = changes[0]
+            with self._lock:
+                _check(lib.sf_push_param(self._ptr, spec.scope, spec.index, spec.param,
+                                         spec.sub, spec.to_core(v)), f"setting {spec.path}")
+            return
+        batch = ffi.new("sf_param_change[]", n)
+        for i, (spec, v) in enumerate(changes):
+            c = batch[i]
+            c.scope, c.index, c.param, c.sub = spec.scope, spec.index, spec.param, spec.sub
+            c.value = spec.to_core(v)
+            c.ramp_ms = ramp_ms
+        what = f"setting {changes[0][0].path}" if n == 1 else f"a transaction of {n} changes"
         with self._lock:
-            for spec, v in changes:
-                _check(
-                    lib.sf_push_param(self._ptr, spec.scope, spec.index, spec.param, spec.sub,
-                                      spec.to_core(v)),
-                    f"setting {spec.path}",
-                )
+            _check(lib.sf_push_params(self._ptr, batch, n, txn & 0xFFFFFFFF), what)
+
+    def set_monitor_trim(self, db: float) -> None:
+        """The monitor trim: a gain after the master fader, outside the mix (A/B matching)."""
+        if not -40.0 <= db <= 40.0:
+            raise params.ParamError(f"monitor trim {db} dB out of range -40..+40")
+        with self._lock:
+            _check(lib.sf_push_param(self._ptr, params.SCOPE_MASTER, 0, params.P["TRIM"], 0,
+                                     db), "setting the monitor trim")
+
+    def txn_status(self) -> tuple[int, int, int, int, int]:
+        """(last txn id applied, its first block's frame, its last block's frame, applied, split).
+
+        Read from the core: proof that a transaction landed in one block.
+        """
+        out = ffi.new("sf_txn_status *")
+        for _ in range(100):
+            code = lib.sf_txn_read(self._ptr, out)
+            if code != lib.SF_EBUSY:
+                _check(code, "reading transactions")
+                break
+        return (int(out.txn_id), int(out.first_frame), int(out.last_frame), int(out.applied),
+                int(out.split))
 
     # --------------------------------------------------------------- sources
     def _keep(self, ch: int, data: FloatArray | None) -> None:
@@ -290,6 +327,7 @@ class Engine:
             xruns=int(m.xruns),
             frames=int(m.frames),
             dropped_params=int(m.dropped_params),
+            overflow_count=int(m.overflow_count),
         )
         self._last_meters = MeterSnapshot(peak, rms, master)
         return self._last_meters

@@ -31,6 +31,7 @@ import numpy as np
 from surfaced.mix import params
 from surfaced.mix.engine import Engine
 from surfaced.mix.mixer import Mixer
+from surfaced.mix.scenes import Safes, Scene
 from surfaced.session import generators
 from surfaced.session.wavio import WavError, read_wav
 from surfaced.yamlmarks import YamlError, line_of, load_file
@@ -74,6 +75,8 @@ class Session:
     duration: float = DEFAULT_DURATION
     channels: list[ChannelConfig] = field(default_factory=list)
     params: dict[str, float] = field(default_factory=dict)  # full path -> value
+    scenes: list[Scene] = field(default_factory=list)
+    safes: Safes = field(default_factory=Safes)
 
     def inputs_needed(self) -> int:
         """How many device inputs the channels fed from inputs need (0: none)."""

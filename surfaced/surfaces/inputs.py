@@ -317,6 +317,14 @@ class Inputs:
             self.fb.mark_all()
         elif target.kind == "send":
             self.fb.queued += self.fb.fixed(target.messages, rt.states[idx].env, captures)
+        elif target.kind == "command":
+            # Save, scenes, undo, A/B: whoever owns the command runs it. A
+            # command that fails (no such scene, nothing to undo) is counted
+            # and logged with this surface and control, like any bad input.
+            try:
+                rt.mixer.commands.run(target.to, target.args, rt.surface_id)
+            except (ValueError, OSError) as exc:
+                rt.error(f"command {target.to}", exc, rt.controls[idx].name)
 
 
 def _key_text(key: Key) -> str:
