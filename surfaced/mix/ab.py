@@ -32,6 +32,9 @@ DEFAULT_WINDOW_S = 10.0
 SAMPLE_HZ = 10.0  # momentary loudness readings per second (BS.1770's 100 ms block step)
 ABS_GATE_LUFS = -70.0
 REL_GATE_LU = -10.0
+# The momentary meter integrates 400 ms: the first readings after a switch
+# still hold the other mix, and would pull the two loudnesses together.
+SKIP_AFTER_SWITCH = 5
 
 
 def gated_loudness(momentary: list[float]) -> float:
@@ -66,6 +69,7 @@ class ABCompare:
         n = max(1, int(window * SAMPLE_HZ))
         self._readings: dict[str, deque[float]] = {s: deque(maxlen=n) for s in SLOTS}
         self._next_sample = 0.0
+        self._skip = 0  # readings still holding the other slot's audio (after a switch)
         self.switches = 0
 
     def other(self) -> str:
@@ -85,6 +89,7 @@ class ABCompare:
                 self._other = mine
                 self.heard = self.other()
                 self.switches += 1
+                self._skip = SKIP_AFTER_SWITCH
         self._apply_match()
         return self.heard
 
@@ -113,6 +118,9 @@ class ABCompare:
         # The meter reads after the monitor trim: take it back out, so a slot's
         # loudness is the mix's own.
         with self._lock:
+            if self._skip > 0:
+                self._skip -= 1
+                return
             self._readings[self.heard].append(m.momentary_lufs - self.trim_db)
         if self.match:
             self._apply_match()

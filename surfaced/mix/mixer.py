@@ -49,7 +49,7 @@ class Change:
     old: Value
     source: str
     seq: int
-    time: float  # time.monotonic()
+    time: float  # the mixer's clock: time.monotonic() unless a test gives its own
     wall: float  # time.time(), for the change log
     txn: int = 0
     step: bool = True
@@ -66,8 +66,9 @@ class Mixer:
     be quick (queue the work; surfaces coalesce feedback and send later).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
+        self.clock = clock  # stamps Change.time (undo's gesture gaps); tests pass their own
         self.commands = Commands()
         self._lock = threading.RLock()
         self._values: dict[str, Value] = {}
@@ -176,7 +177,7 @@ class Mixer:
             numeric = [(spec, float(new)) for spec, new, _old in todo if not spec.is_text]
             if numeric:
                 self.engine.push(numeric, ramp_ms=ramp_ms, txn=txn)
-            now, wall = time.monotonic(), time.time()
+            now, wall = self.clock(), time.time()
             changes: list[Change] = []
             for spec, new, old in todo:
                 self._values[spec.path] = new
