@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -160,7 +161,7 @@ def test_a_crossfade_moves_the_fader_over_the_fade_time() -> None:
     for _ in range(12):  # 12 blocks of 100 ms
         out = engine.process(4800)
         levels.append(to_db(float(np.abs(out[-1, 0]))))
-    assert all(b >= a for a, b in zip(levels, levels[1:], strict=False)), levels
+    assert all(b >= a for a, b in itertools.pairwise(levels)), levels
     assert levels[1] < levels[-1] - 20.0, "still far from the target early in the fade"
     assert levels[9] == pytest.approx(levels[-1], abs=0.01), "at the target after 1 s"
     assert levels[-1] == pytest.approx(to_db(0.5 * np.sqrt(0.5)), abs=0.01)

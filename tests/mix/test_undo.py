@@ -98,7 +98,7 @@ def test_a_change_right_after_undo_is_a_new_step(rig: tuple[Mixer, UndoHistory, 
 
 
 def test_a_scene_recall_is_one_step(rig: tuple[Mixer, UndoHistory, Clock]) -> None:
-    mixer, history, clock = rig
+    mixer, history, _clock = rig
     book = SceneBook(mixer)
     book.store("flat")
     mixer.apply({"ch/1/fader": -3.0, "ch/2/fader": -7.0, "ch/3/eq/on": 1}, "osc:a",
