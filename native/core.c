@@ -70,7 +70,8 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     e->ch_ms = sf_zalloc(sizeof(float) * (size_t)n_channels);
     e->snap.ch_peak = sf_zalloc(sizeof(float) * (size_t)n_channels);
     e->snap.ch_rms = sf_zalloc(sizeof(float) * (size_t)n_channels);
-    if (!e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->ch_peak || !e->ch_ms ||
+    e->ramp_list = sf_zalloc(sizeof(int) * (size_t)n_channels);
+    if (!e->ramp_list || !e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->ch_peak || !e->ch_ms ||
         !e->snap.ch_peak ||
         !e->snap.ch_rms || sf_lanes_alloc(e) != SF_OK) {
         sf_engine_free(e);
@@ -107,6 +108,7 @@ void sf_engine_free(sf_engine *e) {
     free(e->ch_ms);
     free(e->snap.ch_peak);
     free(e->snap.ch_rms);
+    free(e->ramp_list);
     free(e);
 }
 
@@ -119,6 +121,13 @@ uint32_t sf_queue_capacity(const sf_engine *e) {
 }
 
 /* ---------------- producer side ---------------- */
+
+/* Free slots, as the producer sees them (the consumer only ever frees more). */
+static uint32_t queue_free(sf_queue *q) {
+    uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint_fast32_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    return (uint32_t)((SF_QUEUE_CAP - 1u) - ((head - tail) & (SF_QUEUE_CAP - 1u)));
+}
 
 static int push(sf_engine *e, const sf_msg *m) {
     sf_queue *q = e->queue;
@@ -134,7 +143,10 @@ static int push(sf_engine *e, const sf_msg *m) {
     return SF_OK;
 }
 
-int sf_push_param(sf_engine *e, int scope, int index, int param, int sub, float value) {
+/* One change, checked without touching the queue (single and batched pushes
+ * share it, so a batch is refused for exactly what a single push would be). */
+static int check_param(const sf_engine *e, int scope, int index, int param, int sub,
+                       float value) {
     if (!isfinite(value) && !(param == SF_P_FADER || param == SF_P_SEND)) return SF_ERANGE;
     if (isnan(value)) return SF_ERANGE;
     if (param < 0 || param >= SF_P_COUNT) return SF_EINVAL;
@@ -152,13 +164,75 @@ int sf_push_param(sf_engine *e, int scope, int index, int param, int sub, float 
             if (param != SF_P_FADER && param != SF_P_MUTE) return SF_EINVAL;
             break;
         case SF_SCOPE_MASTER:
-            if (param != SF_P_FADER) return SF_EINVAL;
+            if (param != SF_P_FADER && param != SF_P_TRIM) return SF_EINVAL;
             break;
         default: return SF_EINVAL;
     }
+    return SF_OK;
+}
+
+int sf_push_param(sf_engine *e, int scope, int index, int param, int sub, float value) {
+    int err = check_param(e, scope, index, param, sub, value);
+    if (err) return err;
     sf_msg m = {.kind = SF_MSG_PARAM, .scope = scope, .index = index, .param = param,
                 .sub = sub, .value = value};
     return push(e, &m);
+}
+
+int sf_push_params(sf_engine *e, const sf_param_change *changes, uint32_t n, uint32_t txn_id) {
+    if (!e || (n && !changes) || n > SF_QUEUE_CAP - 1u) return SF_EINVAL;
+    for (uint32_t i = 0; i < n; i++) { /* everything checked before anything is queued */
+        const sf_param_change *c = &changes[i];
+        int err = check_param(e, c->scope, c->index, c->param, c->sub, c->value);
+        if (err) return err;
+        if (!(c->ramp_ms >= 0.0f && c->ramp_ms <= (float)SF_RAMP_MAX_MS)) return SF_ERANGE;
+    }
+    sf_queue *q = e->queue;
+    uint32_t need = n ? n : 1u;
+    if (queue_free(q) < need) {
+        atomic_fetch_add_explicit(&e->dropped, need, memory_order_relaxed);
+        return SF_EQUEUE_FULL;
+    }
+    uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    if (!n) {
+        q->slots[head] = (sf_msg){.kind = SF_MSG_TXN, .txn = txn_id,
+                                  .txn_flags = SF_TXN_FIRST | SF_TXN_LAST};
+        head = (head + 1u) & (SF_QUEUE_CAP - 1u);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const sf_param_change *c = &changes[i];
+        q->slots[head] = (sf_msg){.kind = SF_MSG_PARAM, .scope = c->scope, .index = c->index,
+                                  .param = c->param, .sub = c->sub, .value = c->value,
+                                  .ramp_ms = c->ramp_ms, .txn = txn_id,
+                                  .txn_flags = (i == 0 ? SF_TXN_FIRST : 0) |
+                                               (i == n - 1u ? SF_TXN_LAST : 0)};
+        head = (head + 1u) & (SF_QUEUE_CAP - 1u);
+    }
+    /* One release store publishes the whole batch: the consumer, which reads
+     * head once per block, sees all of it or none. */
+    atomic_store_explicit(&q->head, head, memory_order_release);
+    return SF_OK;
+}
+
+int sf_txn_read(sf_engine *e, sf_txn_status *out) {
+    if (!e || !out) return SF_EINVAL;
+    for (int tries = 0; tries < 10000; tries++) { /* the writer holds it for nanoseconds */
+        unsigned a = atomic_load_explicit(&e->txn_seq, memory_order_acquire);
+        if (a & 1u) continue;
+        sf_txn_status s = {
+            .txn_id = atomic_load_explicit(&e->txn_id, memory_order_relaxed),
+            .first_frame = atomic_load_explicit(&e->txn_first, memory_order_relaxed),
+            .last_frame = atomic_load_explicit(&e->txn_last, memory_order_relaxed),
+            .applied = atomic_load_explicit(&e->txn_applied, memory_order_relaxed),
+            .split = atomic_load_explicit(&e->txn_split, memory_order_relaxed),
+        };
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&e->txn_seq, memory_order_relaxed) == a) {
+            *out = s;
+            return SF_OK;
+        }
+    }
+    return SF_EBUSY;
 }
 
 int sf_push_source_buffer(sf_engine *e, int ch, const float *data, uint32_t frames,
@@ -212,21 +286,45 @@ int sf_push_reset_meters(sf_engine *e) {
 
 /* ---------------- consumer side ---------------- */
 
+float sf_master_target(const sf_engine *e) {
+    return sf_db_to_lin(e->master_db) * sf_db_to_lin(e->master_trim_db);
+}
+
 static void apply_param(sf_engine *e, const sf_msg *m) {
     float v = m->value;
     if (m->scope == SF_SCOPE_MASTER) {
-        e->master_db = v;
-        e->master_gain.target = sf_db_to_lin(v);
+        if (m->param == SF_P_TRIM) {
+            float t = v < SF_TRIM_MASTER_MIN_DB ? SF_TRIM_MASTER_MIN_DB : v;
+            e->master_trim_db = t > SF_TRIM_MASTER_MAX_DB ? SF_TRIM_MASTER_MAX_DB : t;
+        } else if (sf_ramp_start_master(e, v, m->ramp_ms)) {
+            return; /* the ramp moves the fader from the next tick on */
+        } else {
+            e->master_db = v;
+        }
+        e->master_gain.target = sf_master_target(e);
+        e->m_ramp_restep = 1;
         return;
     }
     if (m->scope == SF_SCOPE_BUS) {
         sf_bus *b = &e->bus[m->index];
-        if (m->param == SF_P_FADER) b->fader_db = v;
-        else b->mute = v >= 0.5f;
+        if (m->param == SF_P_FADER) {
+            if (sf_ramp_start_bus(e, b, v, m->ramp_ms)) return;
+            b->fader_db = v;
+        } else {
+            b->mute = v >= 0.5f;
+        }
         b->gain.target = b->mute ? 0.0f : sf_db_to_lin(b->fader_db);
+        b->ramp_restep = 1;
         return;
     }
     sf_channel *c = &e->ch[m->index];
+    if (m->param == SF_P_FADER || m->param == SF_P_PAN || m->param == SF_P_SEND) {
+        if (sf_ramp_start_ch(e, c, m->param, m->sub, v, m->ramp_ms)) return;
+        /* a plain change replaces a ramp of the same parameter */
+        sf_ramp_cancel_ch(e, c, m->param == SF_P_FADER ? SF_RAMP_FADER
+                                : m->param == SF_P_PAN ? SF_RAMP_PAN
+                                                       : SF_RAMP_SEND(m->sub));
+    }
     int flag = v >= 0.5f;
     switch (m->param) {
         case SF_P_TRIM: c->trim_db = v; break;
@@ -257,16 +355,47 @@ static void apply_param(sf_engine *e, const sf_msg *m) {
         case SF_P_TRIM: case SF_P_PHASE: case SF_P_FADER: case SF_P_PAN: case SF_P_MUTE:
         case SF_P_SOLO: case SF_P_SEND: case SF_P_SEND_PRE:
             c->dirty |= SF_DIRTY_GAINS;
+            c->ramp_restep = 1; /* matters only while the channel ramps */
             break;
         default: c->dirty = SF_DIRTY_ALL;
     }
     if (m->param == SF_P_SOLO || m->param == SF_P_COMP_KEY) e->any_solo = -1; /* recount */
 }
 
+/* A transaction's first and last messages bracket it: both must be drained
+ * by the same block, which the single head store in sf_push_params
+ * guarantees; recording where each landed proves it. */
+static void txn_mark(sf_engine *e, const sf_msg *m) {
+    if (m->txn_flags & SF_TXN_FIRST) {
+        e->txn_open = m->txn;
+        e->txn_is_open = 1;
+        e->txn_open_frame = e->block_frame;
+    }
+    if (!(m->txn_flags & SF_TXN_LAST)) return;
+    int whole = e->txn_is_open && e->txn_open == m->txn && e->txn_open_frame == e->block_frame;
+    uint64_t first = e->txn_is_open && e->txn_open == m->txn ? e->txn_open_frame : UINT64_MAX;
+    e->txn_is_open = 0;
+    unsigned seq = atomic_load_explicit(&e->txn_seq, memory_order_relaxed);
+    atomic_store_explicit(&e->txn_seq, seq + 1u, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&e->txn_id, m->txn, memory_order_relaxed);
+    atomic_store_explicit(&e->txn_first, first, memory_order_relaxed);
+    atomic_store_explicit(&e->txn_last, e->block_frame, memory_order_relaxed);
+    atomic_store_explicit(&e->txn_applied,
+                          atomic_load_explicit(&e->txn_applied, memory_order_relaxed) + 1u,
+                          memory_order_relaxed);
+    if (!whole)
+        atomic_store_explicit(&e->txn_split,
+                              atomic_load_explicit(&e->txn_split, memory_order_relaxed) + 1u,
+                              memory_order_relaxed);
+    atomic_store_explicit(&e->txn_seq, seq + 2u, memory_order_release);
+}
+
 static void apply_msg(sf_engine *e, const sf_msg *m) {
     sf_channel *c;
     switch (m->kind) {
         case SF_MSG_PARAM: apply_param(e, m); break;
+        case SF_MSG_TXN: break;
         case SF_MSG_SOURCE_BUFFER:
             c = &e->ch[m->index];
             c->src_kind = SF_SRC_BUFFER;
@@ -319,6 +448,7 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             break;
         default: break;
     }
+    if (m->txn_flags) txn_mark(e, m);
 }
 
 /* Drain everything queued so far: bounded by the queue's capacity. */
@@ -327,6 +457,7 @@ static void drain(sf_engine *e) {
     uint_fast32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
     uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
     e->block_ns = 0;
+    e->block_frame = e->now;
     int changed = tail != head; /* only messages (and the recount) dirty channels */
     while (tail != head) {
         apply_msg(e, &q->slots[tail]);
@@ -358,6 +489,7 @@ static void drain(sf_engine *e) {
 
 void sf_settle(sf_engine *e) {
     drain(e);
+    sf_ramp_settle(e); /* ramps jump to their ends */
     for (int i = 0; i < e->n_ch; i++) {
         sf_channel *c = &e->ch[i];
         c->in_gain.cur = c->in_gain.target;
@@ -366,10 +498,16 @@ void sf_settle(sf_engine *e) {
         for (int b = 0; b < e->n_bus; b++) {
             c->send_gain[b][0].cur = c->send_gain[b][0].target;
             c->send_gain[b][1].cur = c->send_gain[b][1].target;
+            c->send_gain[b][0].step = c->send_gain[b][1].step = 0.0f;
         }
+        c->out_gain[0].step = c->out_gain[1].step = 0.0f;
     }
-    for (int b = 0; b < e->n_bus; b++) e->bus[b].gain.cur = e->bus[b].gain.target;
+    for (int b = 0; b < e->n_bus; b++) {
+        e->bus[b].gain.cur = e->bus[b].gain.target;
+        e->bus[b].gain.step = 0.0f;
+    }
     e->master_gain.cur = e->master_gain.target;
+    e->master_gain.step = 0.0f;
     sf_lanes_settle(e);
 }
 
@@ -430,6 +568,36 @@ static void publish(sf_engine *e) {
     atomic_store_explicit(&s->seq, seq + 2u, memory_order_release);
 }
 
+/* One piece of a block: the DSP, the output and the capture. */
+static void run_piece(sf_engine *e, const float *in, int in_channels, float *out,
+                      int out_channels, int done, int n) {
+    sf_process_block(e, in ? in + (size_t)done * (size_t)in_channels : NULL, in_channels, n);
+    const float *L = e->mix_buf, *R = e->mix_buf + e->max_block;
+    if (out && out_channels > 0) {
+        float *o = out + (size_t)done * (size_t)out_channels;
+        if (out_channels == 1) {
+            for (int k = 0; k < n; k++) o[k] = 0.5f * (L[k] + R[k]);
+        } else {
+            for (int k = 0; k < n; k++) {
+                float *f = o + (size_t)k * (size_t)out_channels;
+                f[0] = L[k];
+                f[1] = R[k];
+                for (int c = 2; c < out_channels; c++) f[c] = 0.0f;
+            }
+        }
+    }
+    if (e->cap_buf) {
+        uint32_t pos = atomic_load_explicit(&e->cap_pos, memory_order_relaxed);
+        for (int k = 0; k < n && pos < e->cap_len; k++, pos++) {
+            e->cap_buf[2u * pos] = L[k];
+            e->cap_buf[2u * pos + 1u] = R[k];
+        }
+        atomic_store_explicit(&e->cap_pos, pos, memory_order_release);
+    }
+    atomic_fetch_add_explicit(&e->frames, (uint64_t)n, memory_order_relaxed);
+    e->now += (uint64_t)n;
+}
+
 int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
                int nframes) {
     if (!e || nframes < 0 || in_channels < 0 || out_channels < 0) return SF_EINVAL;
@@ -440,32 +608,22 @@ int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int o
         int n = nframes - done;
         if (n > e->max_block) n = e->max_block;
         drain(e);
-        sf_process_block(e, in ? in + (size_t)done * (size_t)in_channels : NULL, in_channels, n);
-        const float *L = e->mix_buf, *R = e->mix_buf + e->max_block;
-        if (out && out_channels > 0) {
-            float *o = out + (size_t)done * (size_t)out_channels;
-            if (out_channels == 1) {
-                for (int k = 0; k < n; k++) o[k] = 0.5f * (L[k] + R[k]);
-            } else {
-                for (int k = 0; k < n; k++) {
-                    float *f = o + (size_t)k * (size_t)out_channels;
-                    f[0] = L[k];
-                    f[1] = R[k];
-                    for (int c = 2; c < out_channels; c++) f[c] = 0.0f;
-                }
+        int end = done + n;
+        while (done < end) {
+            /* While a ramp runs, pieces end on the ramp grid (absolute frame
+             * multiples of SF_RAMP_GRID), where its next values are set:
+             * the same points whatever the block size. Bounded: at most
+             * n / SF_RAMP_GRID + 1 pieces. */
+            int m = end - done;
+            if (sf_ramp_active(e)) {
+                sf_ramp_tick(e);
+                int to_grid = SF_RAMP_GRID_FRAMES - (int)(e->now % SF_RAMP_GRID_FRAMES);
+                if (m > to_grid) m = to_grid;
             }
+            run_piece(e, in, in_channels, out, out_channels, done, m);
+            done += m;
         }
-        if (e->cap_buf) {
-            uint32_t pos = atomic_load_explicit(&e->cap_pos, memory_order_relaxed);
-            for (int k = 0; k < n && pos < e->cap_len; k++, pos++) {
-                e->cap_buf[2u * pos] = L[k];
-                e->cap_buf[2u * pos + 1u] = R[k];
-            }
-            atomic_store_explicit(&e->cap_pos, pos, memory_order_release);
-        }
-        atomic_fetch_add_explicit(&e->frames, (uint64_t)n, memory_order_relaxed);
         publish(e);
-        done += n;
     }
     fp_leave(mode);
     return SF_OK;
@@ -490,6 +648,7 @@ int sf_read_meters(sf_engine *e, float *ch_peak, float *ch_rms, sf_master_meters
                 m->xruns = atomic_load(&e->xruns);
                 m->frames = atomic_load(&e->frames);
                 m->dropped_params = atomic_load(&e->dropped);
+                m->overflow_count = atomic_load(&e->overflow_count);
             }
             return SF_OK;
         }

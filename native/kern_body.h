@@ -160,6 +160,21 @@ static inline vf vglide_step(vf cur, vf t, float coef) {
     return vsel((next == cur) | (vabs(t - next) < SF_SNAP), t, next);
 }
 
+/* One step of a ramp segment (ramp.c): linear, never past the segment's
+ * target (float rounding of the summed steps must not overshoot and then
+ * snap back: ramps stay monotonic). */
+static inline float ramp_step(float cur, float t, float d) {
+    float next = cur + d;
+    return (d > 0.0f ? next > t : next < t) ? t : next;
+}
+
+static inline vf vramp_step(vf cur, vf t, vf d) {
+    vf next = cur + d;
+    vi up = d > 0.0f;
+    vi past = (up & (next > t)) | (~up & (next < t));
+    return vsel(past, t, next);
+}
+
 /* ---------------- lane groups: gather and scatter ---------------- */
 
 static const float zero_row[SF_CHUNK] __attribute__((aligned(64)));
@@ -533,6 +548,18 @@ static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *REST
         }
         for (int h = 0; h < NSL; h++) {
             vf cc = c[h], tt = t[h];
+            const vf ss = vld(g->out_s[out] + h * KW);
+            const vi lin = ss != 0.0f;
+            if (__builtin_expect(vany(lin), 0)) {
+                /* ramp segment on some lanes (ramp.c): linear steps there */
+                for (int k = 0; k < m; k++) {
+                    cc = vsel(lin, vramp_step(cc, tt, ss), vglide_step(cc, tt, coef));
+                    float *a = A + k * SF_LANES + h * KW;
+                    vst(a, vld(a) + cc * vld(X + k * SF_LANES + h * KW));
+                }
+                vst(g->out_c[out] + h * KW, cc);
+                continue;
+            }
             for (int k = 0; k < m; k++) {
                 cc = vglide_step(cc, tt, coef);
                 float *a = A + k * SF_LANES + h * KW;
@@ -612,11 +639,21 @@ static uint64_t sanitise(float *x, int n) {
     return count;
 }
 
-/* One output glide, sample by sample until it snaps (sf_gain rule). */
+/* One output glide, sample by sample until it snaps (sf_gain rule); during a
+ * ramp segment, linear steps (ramp.c snaps at the segment's end). */
 static void glide_acc(sf_gain *g, float coef, const float *RESTRICT x, float *RESTRICT acc,
                       int n) {
     int k = 0;
     float cur = g->cur, t = g->target;
+    if (__builtin_expect(g->step != 0.0f, 0)) {
+        const float d = g->step;
+        for (; k < n; k++) {
+            cur = ramp_step(cur, t, d);
+            acc[k] += cur * x[k];
+        }
+        g->cur = cur;
+        return;
+    }
     for (; k < n && cur != t; k++) {
         cur = glide_step(cur, t, coef);
         acc[k] += cur * x[k];
@@ -645,6 +682,11 @@ INLINE void acc_pair(sf_gain *gl, sf_gain *gr, float coef, const float *RESTRICT
 
 static void glide_idle(sf_gain *g, float coef, int n) {
     float cur = g->cur, t = g->target;
+    if (__builtin_expect(g->step != 0.0f, 0)) {
+        for (int k = 0; k < n; k++) cur = ramp_step(cur, t, g->step); /* as glide_acc */
+        g->cur = cur;
+        return;
+    }
     for (int k = 0; k < n && cur != t; k++) cur = glide_step(cur, t, coef);
     g->cur = cur;
 }
@@ -652,6 +694,15 @@ static void glide_idle(sf_gain *g, float coef, int n) {
 static void gain_inplace(sf_gain *g, float coef, float *RESTRICT x, int n) {
     int k = 0;
     float cur = g->cur, t = g->target;
+    if (__builtin_expect(g->step != 0.0f, 0)) { /* a ramp segment (ramp.c) */
+        const float d = g->step;
+        for (; k < n; k++) {
+            cur = ramp_step(cur, t, d);
+            x[k] *= cur;
+        }
+        g->cur = cur;
+        return;
+    }
     for (; k < n && cur != t; k++) {
         cur = glide_step(cur, t, coef);
         x[k] *= cur;
@@ -858,6 +909,40 @@ static int plain_group(sf_engine *e, sf_channel *const *cs, int K, int n) {
     return 1;
 }
 
+/* ---------------- overflow at the sums ---------------- */
+
+/* Bits of SF_OVER_CEILING (2^20): |x| above it, Inf and NaN all have larger
+ * magnitude bits, so one integer compare per sample finds every overflow. */
+#define OVER_BITS 0x49800000
+
+/* Clamp a bus or master sum (see SF_OVER_CEILING in sf_core.h). Returns the
+ * samples changed; *nan gets those that were NaN (they had no magnitude to
+ * keep, so they become 0). The common case is the vectorised test alone. */
+static uint64_t over_fix(float *RESTRICT x, int n, uint64_t *nan) {
+    vi bad = {0};
+    int k = 0;
+    for (; k + KW <= n; k += KW) bad |= ((vi)vldu(x + k) & 0x7fffffff) > OVER_BITS;
+    int tail = 0;
+    for (; k < n; k++) {
+        union { float f; int32_t i; } u = {x[k]};
+        tail |= (u.i & 0x7fffffff) > OVER_BITS;
+    }
+    if (__builtin_expect(!vany(bad) && !tail, 1)) return 0;
+    uint64_t count = 0;
+    for (k = 0; k < n; k++) {
+        float v = x[k];
+        if (isnan(v)) {
+            x[k] = 0.0f;
+            (*nan)++;
+            count++;
+        } else if (fabsf(v) > (float)SF_OVER_CEILING) {
+            x[k] = v > 0.0f ? (float)SF_OVER_CEILING : -(float)SF_OVER_CEILING;
+            count++;
+        }
+    }
+    return count;
+}
+
 /* ---------------- the block ---------------- */
 
 static void block_stats(const float *RESTRICT x, int n, float *peak, float *sumsq) {
@@ -946,30 +1031,43 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         j++;
     }
 
-    /* buses into the master */
+    /* buses into the master; sums sanitised first (overflow cannot reach
+     * the bus meters or the master) */
+    uint64_t over = 0, over_nan = 0, bus_nan = 0;
     for (int b = 0; b < e->n_bus; b++) {
         sf_bus *bus = &e->bus[b];
         float *bl = e->bus_buf + (size_t)b * 2 * (size_t)mb, *br = bl + mb;
+        uint64_t bo = over_fix(bl, n, &bus_nan) + over_fix(br, n, &bus_nan);
+        over += bo;
         sf_gain start = bus->gain;
         gain_inplace(&bus->gain, coef, bl, n);
         gain_inplace(&start, coef, br, n);
         float lp, ls, rp, rs;
         block_stats(bl, n, &lp, &ls);
         block_stats(br, n, &rp, &rs);
-        meter_update(L, &bus->peak, &bus->ms, lp > rp ? lp : rp, 0.5f * (ls + rs));
+        lp = lp > rp ? lp : rp;
+        if (bo && lp < (float)SF_OVER_CEILING) lp = (float)SF_OVER_CEILING; /* show it */
+        meter_update(L, &bus->peak, &bus->ms, lp, 0.5f * (ls + rs));
         for (int k = 0; k < n; k++) {
             mixL[k] += bl[k];
             mixR[k] += br[k];
         }
     }
 
-    /* master */
+    /* master: the sum sanitised, then fader and monitor trim (one gain),
+     * then checked again (an absurd master gain must not overflow either) */
+    uint64_t side_over[2];
+    side_over[0] = over_fix(mixL, n, &over_nan);
+    side_over[1] = over_fix(mixR, n, &over_nan);
     {
         sf_gain start = e->master_gain;
         gain_inplace(&e->master_gain, coef, mixL, n);
         gain_inplace(&start, coef, mixR, n);
     }
-    uint64_t clips = 0;
+    side_over[0] += over_fix(mixL, n, &over_nan);
+    side_over[1] += over_fix(mixR, n, &over_nan);
+    over += side_over[0] + side_over[1];
+    uint64_t clips = over_nan; /* a NaN at the master was an overflow too: a clip */
     for (int side = 0; side < 2; side++) {
         float *x = side ? mixR : mixL;
         uint32_t cl = 0;
@@ -977,6 +1075,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         clips += cl;
         float p, s;
         block_stats(x, n, &p, &s);
+        if (side_over[side] && p < (float)SF_OVER_CEILING) p = (float)SF_OVER_CEILING;
         meter_update(L, &e->m_peak[side], &e->m_ms[side], p, s);
         float tp = sf_truepeak_block(&e->tp[side], x, n);
         float held = e->m_tp[side] * L->meter_fall_n;
@@ -989,4 +1088,5 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
     if (clips) atomic_fetch_add_explicit(&e->clip_count, clips, memory_order_relaxed);
     if (nonfinite) atomic_fetch_add_explicit(&e->nonfinite_count, nonfinite, memory_order_relaxed);
     if (resets) atomic_fetch_add_explicit(&e->state_resets, resets, memory_order_relaxed);
+    if (over) atomic_fetch_add_explicit(&e->overflow_count, over, memory_order_relaxed);
 }

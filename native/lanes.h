@@ -66,6 +66,7 @@ typedef struct sf_group {
     SF_ALIGN float in_t[SF_LANES];
     SF_ALIGN float out_c[SF_OUTS_MAX][SF_LANES]; /* indexed like the outputs */
     SF_ALIGN float out_t[SF_OUTS_MAX][SF_LANES];
+    SF_ALIGN float out_s[SF_OUTS_MAX][SF_LANES]; /* ramp steps (sf_gain.step), 0 = glide */
 
     /* meters over the current block */
     SF_ALIGN float peak[SF_LANES];

@@ -65,6 +65,35 @@ int main(void) {
 
     /* Out-of-range requests are refused with an error code. */
     CHECK(sf_push_param(e, SF_SCOPE_CH, 7, SF_P_FADER, 0, 0.0f) == SF_EINVAL, "bad channel refused");
+
+    /* A transaction lands in one block; a fader ramp reaches its target on the grid. */
+    dc[5] = 1.0f;
+    sf_push_param(e, SF_SCOPE_CH, 1, SF_P_EQ_ON, 0, 0.0f);
+    sf_push_param(e, SF_SCOPE_CH, 1, SF_P_PAN, 0, -1.0f);
+    sf_settle(e);
+    sf_param_change ch[2] = {{SF_SCOPE_CH, 1, SF_P_FADER, 0, -20.0f, 100.0f},
+                             {SF_SCOPE_MASTER, 0, SF_P_TRIM, 0, 6.0f, 0.0f}};
+    CHECK(sf_push_params(e, ch, 2, 7) == SF_OK, "transaction queued");
+    sf_process(e, NULL, 0, out, 2, 4800 + SF_RAMP_GRID);
+    sf_process(e, NULL, 0, out, 2, 4800);
+    sf_txn_status ts;
+    CHECK(sf_txn_read(e, &ts) == SF_OK && ts.txn_id == 7 && ts.first_frame == ts.last_frame &&
+              ts.split == 0, "transaction applied by one block");
+    float want = 0.1f * powf(10.0f, 6.0f / 20.0f);
+    CHECK(fabsf(out[2 * 4799] - want) < 1e-5f, "ramp + trim landed: %.6f (want %.6f)",
+          out[2 * 4799], want);
+
+    /* Overflow at the sum: finite output, counted. */
+    static float big[480];
+    for (int k = 0; k < 480; k++) big[k] = 3e38f;
+    sf_push_source_buffer(e, 0, big, 480, 1);
+    sf_push_param(e, SF_SCOPE_CH, 0, SF_P_FADER, 0, 10.0f);
+    sf_process(e, NULL, 0, out, 2, 960);
+    finite = 1;
+    for (int k = 0; k < 2 * 960; k++) finite &= isfinite(out[k]);
+    sf_read_meters(e, NULL, NULL, &m);
+    CHECK(finite && m.overflow_count > 0 && isfinite(m.momentary_lufs) && isfinite(m.rms[0]),
+          "overflow contained (%llu samples)", (unsigned long long)m.overflow_count);
     sf_engine_free(e);
     printf("selftest passed\n");
     return 0;

@@ -42,7 +42,7 @@ enum sf_scope { SF_SCOPE_CH = 0, SF_SCOPE_BUS = 1, SF_SCOPE_MASTER = 2 };
  */
 enum sf_param {
     /* channel */
-    SF_P_TRIM = 0,       /* dB -20..+20 */
+    SF_P_TRIM = 0,       /* dB -20..+20 ; SF_SCOPE_MASTER: monitor trim, see below */
     SF_P_PHASE,          /* bool: polarity invert */
     SF_P_HPF_ON,         /* bool */
     SF_P_HPF_FREQ,       /* Hz 20..1000, 12 dB/oct Butterworth */
@@ -58,16 +58,75 @@ enum sf_param {
     SF_P_COMP_RELEASE,   /* ms 5..2000 */
     SF_P_COMP_MAKEUP,    /* dB 0..24 */
     SF_P_COMP_KEY,       /* channel index used as detector, -1 = self */
-    SF_P_FADER,          /* dB -inf..+10 ; also SF_SCOPE_BUS, SF_SCOPE_MASTER */
-    SF_P_PAN,            /* -1..+1 constant power */
+    SF_P_FADER,          /* dB -inf..+10 ; also SF_SCOPE_BUS, SF_SCOPE_MASTER; rampable */
+    SF_P_PAN,            /* -1..+1 constant power; rampable */
     SF_P_MUTE,           /* bool ; also SF_SCOPE_BUS */
     SF_P_SOLO,           /* bool: solo in place */
-    SF_P_SEND,           /* sub=bus; dB -inf..+10 */
+    SF_P_SEND,           /* sub=bus; dB -inf..+10; rampable */
     SF_P_SEND_PRE,       /* sub=bus; bool: 1 = pre-fader */
     SF_P_COUNT
 };
 
 #define SF_DB_OFF -144.0f
+
+/*
+ * Monitor trim: SF_SCOPE_MASTER + SF_P_TRIM (index and sub ignored), dB,
+ * clamped to -40..+40, default 0. A gain on the master output after the
+ * master fader and before the master meters (the meters show what is
+ * heard), smoothed like the faders, for loudness-matched A/B comparison
+ * (trim the louder version down). It does not change what channels and buses
+ * send or meter. ramp_ms is ignored for it.
+ */
+#define SF_TRIM_MASTER_MIN_DB -40
+#define SF_TRIM_MASTER_MAX_DB 40
+
+/*
+ * Crossfade ramps. A change of SF_P_FADER (channel, bus, master), SF_P_PAN or
+ * SF_P_SEND with ramp_ms > 0 (sf_push_params) makes the parameter travel
+ * from where it is when the change is applied (mid-ramp: wherever that ramp
+ * is) to the new value in ramp_ms milliseconds (0..SF_RAMP_MAX_MS; rounded
+ * to whole frames). Law:
+ *   - gains (fader, send): equal steps in dB between the endpoints, each
+ *     endpoint floored at SF_RAMP_FLOOR_DB (-80 dB), so a fade from -inf is
+ *     audible for most of its time: from -inf to 0 dB over T, the level is
+ *     -40 dB at T/2 and -20 dB at 3T/4. A ramp to -inf (<= SF_DB_OFF) reaches
+ *     -80 dB at T and is silence from there.
+ *   - pan: linear in position (-1..+1); the constant-power law applies to
+ *     every intermediate position.
+ * The ramp's value is computed on a fixed grid of SF_RAMP_GRID frames
+ * counted from the engine's first frame (one exp per ramping gain per grid
+ * point, never per sample) and every gain moves linearly from one grid point
+ * to the next, so renders are identical whatever the block size. The target
+ * is reached exactly at the first grid point at or after start + ramp_ms
+ * (at most SF_RAMP_GRID - 1 frames late). A ramped change starts at the
+ * block that applies it; while a channel ramps, its other gain changes
+ * (mute, solo, a plain fader move) move linearly to the next grid point
+ * instead of gliding. A later change to the same parameter (ramped or not)
+ * replaces the ramp from where it is. ramp_ms is ignored for every other
+ * parameter (they switch, or glide, as always), so a scene recall may give
+ * one ramp time to every change.
+ */
+#define SF_RAMP_MAX_MS 60000
+#define SF_RAMP_GRID 64
+#define SF_RAMP_FLOOR_DB -80
+
+/*
+ * Overflow. Every aux bus sum and the master sum are sanitised after the
+ * channels are summed, before bus/master gain, metering and output: NaN
+ * becomes 0, +-Inf and finite magnitudes above SF_OVER_CEILING become
+ * +-SF_OVER_CEILING (2^20, +120.4 dBFS). The ceiling is far above any
+ * legitimate mix (nothing real is ever clamped), and low enough that every
+ * later stage stays finite: bus fader, master fader (+10 dB each) and monitor
+ * trim (+40 dB) give at most ~2^33, whose square summed over SF_MAX_BLOCK
+ * frames (~2^78) is far from FLT_MAX (~2^128), so meters, true peak and
+ * loudness stay finite. The master output is checked once more after its
+ * gain. Each replaced sample is counted in sf_master_meters.overflow_count;
+ * it shows as a clip (a master block with an overflow meters at least the
+ * ceiling, and NaNs replaced at the master count in clip_count like overs).
+ * The test costs one integer compare per sample (vectorised) when nothing
+ * overflows.
+ */
+#define SF_OVER_CEILING 1048576
 
 typedef struct sf_engine sf_engine;
 
@@ -82,13 +141,39 @@ typedef struct sf_master_meters {
     float integrated_lufs;  /* gated (EBU R128), since sf_reset_meters */
     float bus_peak[SF_MAX_BUSES];
     float bus_rms[SF_MAX_BUSES];
-    uint64_t clip_count;      /* master samples with |x| > 1.0 */
+    uint64_t clip_count;      /* master samples with |x| > 1.0, and NaNs replaced at its sum */
     uint64_t nonfinite_count; /* NaN/Inf input samples replaced by 0 */
     uint64_t state_resets;    /* filter states reset after going non-finite */
     uint64_t xruns;           /* from the live stream's status flags */
     uint64_t frames;          /* frames processed since creation */
     uint64_t dropped_params;  /* messages the queue refused (full) */
+    uint64_t overflow_count;  /* bus/master samples sanitised (see SF_OVER_CEILING) */
 } sf_master_meters;
+
+/* One parameter change of a transaction (sf_push_params). scope, index,
+ * param, sub and value are those of sf_push_param; ramp_ms is the crossfade
+ * time in milliseconds (0..SF_RAMP_MAX_MS, 0 = the usual ~10 ms smoothing;
+ * ignored by parameters that do not ramp, see "Crossfade ramps"). */
+typedef struct sf_param_change {
+    int32_t scope;
+    int32_t index;
+    int32_t param;
+    int32_t sub;
+    float value;
+    float ramp_ms;
+} sf_param_change;
+
+/* What the audio side last recorded about transactions (sf_txn_read).
+ * Frames count from the engine's creation (sf_master_meters.frames): a
+ * block's frame is the number of frames processed before it. */
+typedef struct sf_txn_status {
+    uint32_t txn_id;      /* id of the last transaction applied */
+    uint32_t reserved;
+    uint64_t first_frame; /* block that applied its first change */
+    uint64_t last_frame;  /* block that applied its last change (== first_frame) */
+    uint64_t applied;     /* transactions applied since creation */
+    uint64_t split;       /* transactions whose changes spanned blocks: always 0 */
+} sf_txn_status;
 
 /* Creation. n_channels 1..SF_MAX_CHANNELS, n_buses 0..SF_MAX_BUSES. */
 sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int max_block);
@@ -99,6 +184,25 @@ double sf_engine_rate(const sf_engine *e);
 
 /* Control side -> audio side (single producer). */
 int sf_push_param(sf_engine *e, int scope, int index, int param, int sub, float value);
+/*
+ * A transaction: n changes applied together by exactly one audio block (the
+ * audio side drains everything visible when a block starts, and the n
+ * messages become visible at once). All or nothing: every change is checked
+ * first (SF_EINVAL: scope, index, param or sub out of range, or n >
+ * sf_queue_capacity(), or changes == NULL with n > 0; SF_ERANGE: value NaN,
+ * or infinite where the parameter is not a gain, or ramp_ms not in
+ * 0..SF_RAMP_MAX_MS) and SF_EQUEUE_FULL is returned, with nothing queued,
+ * when the queue has room for fewer than n messages (n refused messages are
+ * added to dropped_params; retry after a block). n == 0 queues one marker
+ * (a transaction with no change, which still records its block). txn_id is
+ * the caller's; sf_txn_read reports it once applied. Changes apply in array
+ * order (a later change of the same parameter wins).
+ */
+int sf_push_params(sf_engine *e, const sf_param_change *changes, uint32_t n, uint32_t txn_id);
+/* The last transaction applied, and the counts (any thread, any time; a
+ * bounded seqlock read). Returns SF_OK, or SF_EBUSY if the audio side kept
+ * writing it (retry). */
+int sf_txn_read(sf_engine *e, sf_txn_status *out);
 /* Source of a channel: a looped interleaved buffer the caller keeps alive
  * (n_src_channels 1 or 2), input channels of the device (stereo 0/1), or
  * silence. */

@@ -22,8 +22,13 @@ enum sf_msg_kind {
     SF_MSG_REWIND,
     SF_MSG_CAPTURE,
     SF_MSG_RESET_METERS,
-    SF_MSG_PROBE
+    SF_MSG_PROBE,
+    SF_MSG_TXN /* an empty transaction: only marks its block */
 };
+
+/* sf_msg.txn_flags: the first and last message of a transaction. */
+#define SF_TXN_FIRST 1
+#define SF_TXN_LAST 2
 
 typedef struct sf_msg {
     int32_t kind;
@@ -35,6 +40,9 @@ typedef struct sf_msg {
     const float *ptr; /* SOURCE_BUFFER data, CAPTURE destination */
     uint32_t frames;
     int32_t n_src;
+    float ramp_ms;     /* PARAM: crossfade time, 0 = the usual smoothing */
+    uint32_t txn;      /* transaction id (sf_push_params) */
+    int32_t txn_flags; /* SF_TXN_* bits; 0 outside a transaction */
 } sf_msg;
 
 #define SF_QUEUE_CAP 8192u /* messages; a 1000-change burst fits eight times */
@@ -58,7 +66,24 @@ typedef struct sf_biquad {
 typedef struct sf_gain {
     float cur;
     float target;
+    /* Nonzero while a crossfade ramp drives the gain: the kernels add it per
+     * sample, never past target, instead of gliding (ramp.c sets it at each
+     * grid point so cur lands on the ramp's value at the next one). */
+    float step;
 } sf_gain;
+
+/* A parameter crossfade (ramp.c): the value travels from 'from' to 'to'
+ * over frames [start, start + len). */
+typedef struct sf_ramp {
+    float from, to;
+    uint64_t start;
+    uint32_t len;
+} sf_ramp;
+
+/* ramp bits of a channel: fader, pan, then send b at bit 2 + b */
+#define SF_RAMP_FADER 1u
+#define SF_RAMP_PAN 2u
+#define SF_RAMP_SEND(b) (4u << (b))
 
 #define SF_SNAP 1e-6f
 #define SF_MAX_STAGES 5 /* high-pass + four EQ bands */
@@ -120,6 +145,14 @@ typedef struct sf_channel {
     /* canonical filter and compressor state (see the gains above) */
     float z[2][SF_MAX_STAGES][2]; /* [lane][slot][state] transposed DF-II */
     float comp_gr;     /* smoothed gain reduction (log2 units, >= 0) */
+
+    /* crossfade ramps (ramp.c), cold: touched only while one runs */
+    uint32_t ramp_bits; /* SF_RAMP_* of the parameters ramping now */
+    uint8_t ramp_lin;   /* gains step linearly towards the next grid point */
+    uint8_t ramp_restep; /* gains changed mid-segment: new steps needed */
+    uint8_t ramp_listed; /* in e->ramp_list */
+    uint8_t ramp_now;   /* scratch for one tick */
+    sf_ramp r_fader, r_pan, r_send[SF_MAX_BUSES];
 } sf_channel;
 
 typedef struct sf_bus {
@@ -127,6 +160,8 @@ typedef struct sf_bus {
     int mute;
     sf_gain gain;
     float peak, ms;
+    int ramping, ramp_lin, ramp_restep; /* as in sf_channel */
+    sf_ramp r_fader;
 } sf_bus;
 
 /* Seqlock-protected meter snapshot. */
@@ -148,7 +183,17 @@ struct sf_engine {
     sf_channel *ch;
     sf_bus bus[SF_MAX_BUSES];
     float master_db;
+    float master_trim_db; /* monitor trim, after the fader (folded into master_gain) */
     sf_gain master_gain;
+    int m_ramping, m_ramp_lin, m_ramp_restep;
+    sf_ramp m_ramp;
+
+    /* crossfade ramps (ramp.c): channels with a ramp or a last linear
+     * segment, in no particular order; plus a count of bus/master ramps */
+    int *ramp_list;
+    int n_ramp;
+    int n_ramp_other;
+    uint64_t now; /* frames processed (audio side's own copy of 'frames') */
     int any_solo;
 
     uint64_t src_pos; /* frames since rewind: position of buffer sources */
@@ -170,7 +215,18 @@ struct sf_engine {
     float m_peak[2], m_ms[2], m_tp[2], m_tp_max[2];
 
     /* counters (audio side writes, anyone reads) */
-    atomic_uint_fast64_t clip_count, nonfinite_count, state_resets, xruns, frames, dropped;
+    atomic_uint_fast64_t clip_count, nonfinite_count, state_resets, xruns, frames, dropped,
+        overflow_count;
+
+    /* transactions (sf_push_params): the consumer's open one, and the last
+     * one applied, published through a seqlock of atomics */
+    uint32_t txn_open;
+    int txn_is_open;
+    uint64_t txn_open_frame;
+    uint64_t block_frame; /* first frame of the block being drained */
+    atomic_uint txn_seq;
+    atomic_uint txn_id;
+    atomic_uint_fast64_t txn_first, txn_last, txn_applied, txn_split;
 
     /* capture of the master output (tests: live == offline) */
     float *cap_buf;
@@ -199,6 +255,23 @@ int sf_lanes_alloc(sf_engine *e);
 void sf_lanes_free(sf_engine *e);
 void sf_lanes_commit(sf_engine *e);
 void sf_lanes_settle(sf_engine *e);
+
+/* strip.c: a ramping channel's gains, where they live (lanes or canonical):
+ * seg > 0 sets steps that reach the targets in seg frames; seg == 0 ends
+ * linear stepping (the gains glide from there, as usual). */
+void sf_gains_ramp(sf_engine *e, sf_channel *c, float seg);
+
+/* ramp.c */
+#define SF_RAMP_GRID_FRAMES 64 /* keep equal to SF_RAMP_GRID in sf_core.h */
+int sf_ramp_start_ch(sf_engine *e, sf_channel *c, int param, int sub, float value,
+                     float ramp_ms);
+int sf_ramp_start_bus(sf_engine *e, sf_bus *b, float value, float ramp_ms);
+int sf_ramp_start_master(sf_engine *e, float value, float ramp_ms);
+void sf_ramp_cancel_ch(sf_engine *e, sf_channel *c, uint32_t bit);
+int sf_ramp_active(const sf_engine *e);
+void sf_ramp_tick(sf_engine *e);
+void sf_ramp_settle(sf_engine *e);
+float sf_master_target(const sf_engine *e);
 
 /* dsp helpers (dsp.c) */
 float sf_db_to_lin(float db);

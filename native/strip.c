@@ -261,7 +261,7 @@ static void identity_lane(sf_group *g, int l) {
     g->thr[l] = g->halfw[l] = g->kq[l] = g->nslope[l] = g->mk[l] = g->gr[l] = 0.0f;
     g->att[l] = g->rel[l] = 0.0f;
     g->in_c[l] = g->in_t[l] = 1.0f; /* idle lanes must not force a gain pass */
-    for (int o = 0; o < SF_OUTS_MAX; o++) g->out_c[o][l] = g->out_t[o][l] = 0.0f;
+    for (int o = 0; o < SF_OUTS_MAX; o++) g->out_c[o][l] = g->out_t[o][l] = g->out_s[o][l] = 0.0f;
     g->peak[l] = g->ss[l] = 0.0f;
     g->ch[l] = -1;
     g->side[l] = g->first[l] = 0;
@@ -284,14 +284,18 @@ static void park(sf_engine *e, sf_channel *c) {
             c->comp_gr = g->gr[l];
             c->in_gain.cur = g->in_c[l];
         }
-        for (int o = 0; o < n_outs(e); o++) lane_gain(c, c->lay_lanes, side, o, &zero)->cur = g->out_c[o][l];
+        for (int o = 0; o < n_outs(e); o++) {
+            sf_gain *q = lane_gain(c, c->lay_lanes, side, o, &zero);
+            q->cur = g->out_c[o][l];
+            q->step = g->out_s[o][l]; /* a ramp segment in flight goes on */
+        }
     }
 }
 
 /* The channel's canonical state -> its lanes (after the layout changed). */
 static void unpark(sf_engine *e, sf_channel *c) {
     sf_lanes *L = e->simd;
-    sf_gain zero = {0.0f, 0.0f};
+    sf_gain zero = {0.0f, 0.0f, 0.0f};
     for (int side = 0; side < c->lanes; side++) {
         int gl = c->lane + side;
         sf_group *g = &L->groups[gl / SF_LANES];
@@ -302,7 +306,11 @@ static void unpark(sf_engine *e, sf_channel *c) {
         }
         g->gr[l] = c->comp_gr;
         g->in_c[l] = c->in_gain.cur;
-        for (int o = 0; o < n_outs(e); o++) g->out_c[o][l] = lane_gain(c, c->lanes, side, o, &zero)->cur;
+        for (int o = 0; o < n_outs(e); o++) {
+            const sf_gain *q = lane_gain(c, c->lanes, side, o, &zero);
+            g->out_c[o][l] = q->cur;
+            g->out_s[o][l] = q->step;
+        }
     }
 }
 
@@ -310,7 +318,7 @@ static void unpark(sf_engine *e, sf_channel *c) {
 static void sync_lanes(sf_engine *e, int i) {
     sf_lanes *L = e->simd;
     sf_channel *c = &e->ch[i];
-    sf_gain zero = {0.0f, 0.0f};
+    sf_gain zero = {0.0f, 0.0f, 0.0f};
     int key = c->comp_key;
     int key_lane = -1;
     if (c->comp_on && key >= 0 && key < e->n_ch && key != i && e->ch[key].lane >= 0)
@@ -448,6 +456,39 @@ void sf_lanes_settle(sf_engine *e) {
         sf_group *g = &L->groups[gi];
         memcpy(g->in_c, g->in_t, sizeof g->in_c);
         memcpy(g->out_c, g->out_t, sizeof g->out_c);
+        memset(g->out_s, 0, sizeof g->out_s);
+    }
+}
+
+/* A ramping channel's output and send gains, wherever they live now: in its
+ * lanes (the live copy) or in the channel (plain path). seg == 0 ends a
+ * segment without moving the gains: the steps never pass their targets, so a
+ * gain is on its target or within rounding of it (the glide's snap takes
+ * that last step), and a target the drain changed at this very frame is
+ * glided to, not jumped to. */
+void sf_gains_ramp(sf_engine *e, sf_channel *c, float seg) {
+    sf_lanes *L = e->simd;
+    if (c->lane >= 0) {
+        for (int side = 0; side < c->lanes; side++) {
+            int gl = c->lane + side;
+            sf_group *g = &L->groups[gl / SF_LANES];
+            int l = gl % SF_LANES;
+            for (int o = 0; o < n_outs(e); o++) {
+                g->out_s[o][l] = seg > 0.0f ? (g->out_t[o][l] - g->out_c[o][l]) / seg : 0.0f;
+            }
+        }
+        return;
+    }
+    sf_gain *q[2 + 2 * SF_MAX_BUSES];
+    int nq = 0;
+    q[nq++] = &c->out_gain[0];
+    q[nq++] = &c->out_gain[1];
+    for (int b = 0; b < e->n_bus; b++) {
+        q[nq++] = &c->send_gain[b][0];
+        q[nq++] = &c->send_gain[b][1];
+    }
+    for (int i = 0; i < nq; i++) {
+        q[i]->step = seg > 0.0f ? (q[i]->target - q[i]->cur) / seg : 0.0f;
     }
 }
 
