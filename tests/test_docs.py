@@ -73,3 +73,15 @@ def test_systemd_unit_runs_a_valid_command() -> None:
     parsed = build_parser().parse_args(args)
     assert parsed.command == "run" and parsed.quiet
     assert "WantedBy=default.target" in unit
+
+
+def test_every_command_is_documented_once() -> None:
+    from surfaced.mix.commands import KNOWN
+
+    doc = (ROOT / "docs" / "commands.md").read_text()
+    table = doc.split("<!-- commands:")[1].split("\n\n")[0]
+    rows = re.findall(r"^\| `([^`]+)` \|", table, flags=re.M)
+    assert rows == list(KNOWN), "docs/commands.md's table must list KNOWN, in order"
+    parser_help = build_parser().format_help()
+    for sub in ("scene", "undo", "redo", "ab", "log"):
+        assert sub in parser_help

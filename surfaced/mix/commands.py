@@ -35,7 +35,7 @@ KNOWN: dict[str, tuple[str, str]] = {
     "redo": ("", "redo the last undone step"),
     "ab/switch": ("", "switch between the two mixes A and B"),
     "ab/copy": ("", "copy the mix being heard to the other slot"),
-    "ab/match": ("0|1", "loudness-match A and B (0: off, 1: on)"),
+    "ab/match": ("0 or 1", "loudness-match A and B (0: off, 1: on)"),
     "ab/state": ("", "which slot is heard, and the loudness offset applied"),
     "log": ("[N]", "the last N entries of the change log (default 20)"),
 }
