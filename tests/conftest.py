@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from jack_server import JackServer, jack_server, jackd_path
+from measured import Figures
 
 
 @pytest.fixture(scope="session")
@@ -53,28 +54,6 @@ def virtual_box_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("CI"):
         pytest.fail(problem)
     pytest.skip(problem)
-
-
-class Figures:
-    """Figures a test measured, for docs/reliability.md (scripts/reliability renders them).
-
-    `record` keeps the worst (or latest) value per key; when SURFACED_FIGURES
-    names a file, the session writes them there as JSON at its end. Tests
-    never assert on timing figures: they are recorded, not judged.
-    """
-
-    def __init__(self) -> None:
-        self.values: dict[str, dict[str, object]] = {}
-
-    def record(self, key: str, value: float | int | str, unit: str = "", what: str = "",
-               keep: str = "last") -> None:
-        """Record `value` for `key`; keep="max"/"min" keeps the worst across calls."""
-        old = self.values.get(key)
-        if old is not None and keep in ("max", "min") and isinstance(value, int | float):
-            prev = old["value"]
-            assert isinstance(prev, int | float)
-            value = max(prev, value) if keep == "max" else min(prev, value)
-        self.values[key] = {"value": value, "unit": unit, "what": what}
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,7 @@ class Mixer:
         self.commands = Commands()
         self._lock = threading.RLock()
         self._values: dict[str, Value] = {}
+        self._specs: dict[str, ParamSpec] = {}  # any spelling of a path -> its spec
         self._subscribers: list[Subscriber] = []
         self._touch: dict[str, set[str]] = {}
         self._seq = 0
@@ -100,11 +101,19 @@ class Mixer:
 
     def spec(self, path: str) -> ParamSpec:
         """The spec of a path (raises ParamError for unknown paths)."""
-        return self.engine.spec(path)
+        spec = self._specs.get(path)
+        if spec is None:
+            spec = self.engine.spec(path)
+            if len(self._specs) < 65536:  # bounded: paths come from the outside too
+                self._specs[path] = spec
+        return spec
 
     def get(self, path: str) -> Value:
         """The current value of a parameter (its default until something set it)."""
         spec = self.spec(path)
+        return self._current(spec)
+
+    def _current(self, spec: ParamSpec) -> Value:
         value = self._values.get(spec.path)
         if value is None:
             return "" if spec.is_text else spec.default
@@ -160,8 +169,10 @@ class Mixer:
             seen: dict[str, int] = {}
             for path, value in items:
                 spec = self.spec(path)
-                new = _validate(spec, value)
-                old = self.get(spec.path)
+                old = self._current(spec)
+                # The current value is valid, so an equal one needs no checking:
+                # most of a scene recall is values that do not change.
+                new = old if type(value) is type(old) and value == old else _validate(spec, value)
                 if spec.path in seen:  # the last value given for a path wins
                     todo[seen[spec.path]] = (spec, new, todo[seen[spec.path]][2])
                     continue

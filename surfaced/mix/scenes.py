@@ -16,6 +16,7 @@ mutes, sends, names. Strips: ``ch/N``, ``bus/N``, ``master``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,10 +24,11 @@ from dataclasses import dataclass, field
 from surfaced.mix.commands import CommandError, number_arg, text_arg
 from surfaced.mix.mixer import Mixer, Value
 
-KINDS = ("input", "eq", "dynamics", "faders", "pans", "mutes", "sends", "names")
+KINDS = ("input", "eq", "dynamics", "faders", "pans", "mutes", "sends", "names", "assist")
 MAX_FADE_S = 60.0
 
 
+@functools.lru_cache(maxsize=65536)
 def kind_of(path: str) -> str:
     """The kind of a (canonical) parameter path; "solo" for solo, which scenes leave alone."""
     leaf = path.split("/", 2)[2] if path.startswith(("ch/", "bus/")) else path.split("/", 1)[1]
@@ -37,6 +39,7 @@ def kind_of(path: str) -> str:
     }.get(head, head)
 
 
+@functools.lru_cache(maxsize=65536)
 def strip_of(path: str) -> str:
     """The strip a path belongs to: ``ch/3``, ``bus/2`` or ``master``."""
     parts = path.split("/")

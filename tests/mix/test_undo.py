@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from measured import Figures
 
 from surfaced.mix.ab import ABCompare
 from surfaced.mix.commands import CommandError
@@ -138,3 +139,28 @@ def test_depth_is_bounded() -> None:
         clock.now += 1
         mixer.set("ch/1/pan", i / 100, "osc:a")
     assert history.depth_kept == 10
+
+
+@pytest.mark.figures
+def test_the_default_depth_is_kept_and_walks_all_the_way_back(figures: Figures) -> None:
+    clock = Clock()
+    mixer = Mixer(Engine(64, 8, max_block=64), clock=clock)
+    history = UndoHistory(mixer)  # the daemon's default depth
+    steps = history.depth + 500
+    for i in range(steps):
+        clock.now += 1
+        mixer.set(f"ch/{i % 64 + 1}/fader", -float(i % 90), "osc:a")
+        if i % 1000 == 999:
+            mixer.engine.process(64)  # drain the core's queue, as the audio thread would
+    kept = history.depth_kept
+    assert kept == history.depth
+    for _ in range(kept):
+        history.undo()
+        mixer.engine.process(64)
+    # Back to the mix as it was after step 500: the oldest step kept started there.
+    for c in range(1, 65):
+        newest_before = max((i for i in range(500) if i % 64 + 1 == c), default=None)
+        want = 0.0 if newest_before is None else -float(newest_before % 90)
+        assert mixer.get(f"ch/{c}/fader") == want
+    figures.record("undo_depth_kept", kept, "steps",
+                   "undo steps kept (default depth), each undone back to the oldest")
