@@ -225,6 +225,7 @@ int sf_txn_read(sf_engine *e, sf_txn_status *out) {
             .last_frame = atomic_load_explicit(&e->txn_last, memory_order_relaxed),
             .applied = atomic_load_explicit(&e->txn_applied, memory_order_relaxed),
             .split = atomic_load_explicit(&e->txn_split, memory_order_relaxed),
+            .block_ns = atomic_load_explicit(&e->txn_ns, memory_order_relaxed),
         };
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&e->txn_seq, memory_order_relaxed) == a) {
@@ -365,6 +366,18 @@ static void apply_param(sf_engine *e, const sf_msg *m) {
 /* A transaction's first and last messages bracket it: both must be drained
  * by the same block, which the single head store in sf_push_params
  * guarantees; recording where each landed proves it. */
+/* When the current block began (CLOCK_MONOTONIC ns), read at most once per
+ * block and only by blocks that carry a probe or end a transaction (vDSO, no
+ * system call). */
+static uint64_t block_clock(sf_engine *e) {
+    if (!e->block_ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        e->block_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    }
+    return e->block_ns;
+}
+
 static void txn_mark(sf_engine *e, const sf_msg *m) {
     if (m->txn_flags & SF_TXN_FIRST) {
         e->txn_open = m->txn;
@@ -381,6 +394,7 @@ static void txn_mark(sf_engine *e, const sf_msg *m) {
     atomic_store_explicit(&e->txn_id, m->txn, memory_order_relaxed);
     atomic_store_explicit(&e->txn_first, first, memory_order_relaxed);
     atomic_store_explicit(&e->txn_last, e->block_frame, memory_order_relaxed);
+    atomic_store_explicit(&e->txn_ns, block_clock(e), memory_order_relaxed);
     atomic_store_explicit(&e->txn_applied,
                           atomic_load_explicit(&e->txn_applied, memory_order_relaxed) + 1u,
                           memory_order_relaxed);
@@ -428,14 +442,7 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             atomic_store_explicit(&e->cap_pos, 0, memory_order_release);
             break;
         case SF_MSG_PROBE:
-            if (!e->block_ns) {
-                /* Only blocks that carry a probe read the clock (vDSO, no
-                 * system call). */
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                e->block_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-            }
-            atomic_store_explicit(&e->probe_ns, e->block_ns, memory_order_relaxed);
+            atomic_store_explicit(&e->probe_ns, block_clock(e), memory_order_relaxed);
             atomic_store_explicit(&e->probe_id, m->frames, memory_order_release);
             break;
         case SF_MSG_RESET_METERS:

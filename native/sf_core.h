@@ -173,6 +173,7 @@ typedef struct sf_txn_status {
     uint64_t last_frame;  /* block that applied its last change (== first_frame) */
     uint64_t applied;     /* transactions applied since creation */
     uint64_t split;       /* transactions whose changes spanned blocks: always 0 */
+    uint64_t block_ns;    /* CLOCK_MONOTONIC ns at which that block began */
 } sf_txn_status;
 
 /* Creation. n_channels 1..SF_MAX_CHANNELS, n_buses 0..SF_MAX_BUSES. */

@@ -226,7 +226,7 @@ struct sf_engine {
     uint64_t block_frame; /* first frame of the block being drained */
     atomic_uint txn_seq;
     atomic_uint txn_id;
-    atomic_uint_fast64_t txn_first, txn_last, txn_applied, txn_split;
+    atomic_uint_fast64_t txn_first, txn_last, txn_applied, txn_split, txn_ns;
 
     /* capture of the master output (tests: live == offline) */
     float *cap_buf;

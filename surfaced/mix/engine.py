@@ -67,6 +67,18 @@ class MasterMeters:
 
 
 @dataclass(frozen=True)
+class TxnStatus:
+    """The core's record of the last transaction applied (sf_txn_read)."""
+
+    txn: int  # its id (Mixer.apply's Change.txn)
+    first_frame: int  # frames processed before the block that applied its first change
+    last_frame: int  # ... and its last change: the same block, always
+    applied: int  # transactions applied since the engine was made
+    split: int  # transactions spread over more than one block: always 0
+    block_ns: int  # CLOCK_MONOTONIC ns at which the applying block began
+
+
+@dataclass(frozen=True)
 class MeterSnapshot:
     """One consistent reading of every meter (taken without tearing)."""
 
@@ -167,19 +179,19 @@ class Engine:
             _check(lib.sf_push_param(self._ptr, params.SCOPE_MASTER, 0, params.P["TRIM"], 0,
                                      db), "setting the monitor trim")
 
-    def txn_status(self) -> tuple[int, int, int, int, int]:
-        """(last txn id applied, its first block's frame, its last block's frame, applied, split).
+    def txn_status(self) -> TxnStatus:
+        """What the core recorded of the last transaction it applied (any thread).
 
-        Read from the core: proof that a transaction landed in one block.
+        Proof that a transaction landed in one block, and when that block began.
         """
         out = ffi.new("sf_txn_status *")
-        for _ in range(100):
+        for _ in range(100):  # the audio side rewrote it while we read: read again
             code = lib.sf_txn_read(self._ptr, out)
             if code != lib.SF_EBUSY:
                 _check(code, "reading transactions")
                 break
-        return (int(out.txn_id), int(out.first_frame), int(out.last_frame), int(out.applied),
-                int(out.split))
+        return TxnStatus(int(out.txn_id), int(out.first_frame), int(out.last_frame),
+                         int(out.applied), int(out.split), int(out.block_ns))
 
     # --------------------------------------------------------------- sources
     def _keep(self, ch: int, data: FloatArray | None) -> None:

@@ -133,22 +133,23 @@ def test_a_64_channel_recall_lands_in_one_block_while_audio_runs(figures: Figure
         book.store(name)
     waits = []
     with HeadlessClock(mixer.engine, block=64):
-        applied_before = mixer.engine.txn_status()[3]
+        applied_before = mixer.engine.txn_status().applied
         for i in range(40):
             frames_before = mixer.engine.frames_processed()
             done = book.recall("AB"[i % 2], "test")
             assert done.changed > 128
             deadline = time.monotonic() + 5.0
-            while mixer.engine.txn_status()[0] != done.txn and time.monotonic() < deadline:
+            while mixer.engine.txn_status().txn != done.txn and time.monotonic() < deadline:
                 time.sleep(0.001)
-            txn, first, last, applied, split = mixer.engine.txn_status()
-            assert txn == done.txn, "the recall reached the core"
-            assert first == last, "all of its changes were applied by one block"
-            waits.append((first - frames_before) / 48000 * 1000)
-        assert split == 0 and applied - applied_before >= 40
+            status = mixer.engine.txn_status()
+            assert status.txn == done.txn, "the recall reached the core"
+            assert status.first_frame == status.last_frame, "all of it applied by one block"
+            assert status.block_ns > 0
+            waits.append((status.first_frame - frames_before) / 48000 * 1000)
+        assert status.split == 0 and status.applied - applied_before >= 40
     figures.record("recall_changes", done.changed, "values",
                    "values one 64-channel recall changes (every kind in scope)")
-    figures.record("recall_blocks", 1 + max(0, split), "block",
+    figures.record("recall_blocks", 1 + status.split, "block",
                    "audio blocks one recall is spread over (40 recalls, core's record)")
     figures.record("recall_wait_ms_max", max(waits), "ms",
                    "audio time from the recall call to the start of the block applying it "
