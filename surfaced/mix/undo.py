@@ -78,9 +78,13 @@ class UndoHistory:
     def _on_change(self, change: Change) -> None:
         if not change.step:
             return
-        # Called under the mixer's lock, so touched_by is consistent with the change.
-        held = change.source in self.mixer.touched_by(change.path)
-        key = ("txn", str(change.txn)) if change.txn else (change.source, change.path)
+        if change.txn:  # a transaction's changes arrive together: one step, found at once
+            key: tuple[str, ...] = ("txn", str(change.txn))
+            held = False
+        else:
+            # Called under the mixer's lock, so touched_by is consistent with the change.
+            key = (change.source, change.path)
+            held = change.source in self.mixer.touched_by(change.path)
         with self._lock:
             done = self._stacks.done
             self._stacks.undone.clear()
@@ -94,7 +98,10 @@ class UndoHistory:
 
     def _open_step(self, key: tuple[str, ...], now: float, held: bool) -> Step | None:
         """The step this change continues, if any (newest steps first)."""
-        for step in reversed(self._stacks.done):
+        done = self._stacks.done
+        if key[0] == "txn":
+            return done[-1] if done and done[-1].key == key and not done[-1].closed else None
+        for step in reversed(done):
             if step.closed:
                 break  # an undo/redo boundary: nothing older is open
             if step.key == key:
