@@ -110,3 +110,27 @@ def test_check_summarises_good_mappings_and_fails_on_a_bad_one(tmp_path: Path) -
     assert r.returncode == 2
     assert "fader x8: cc 0..7" in r.stdout  # the good one is still summarised
     assert f"surfaced: error: {bad}:7:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_render_of_a_huge_float_source_stays_finite_and_says_it_clipped(tmp_path: Path) -> None:
+    """A float WAV near float's limit, through +10 dB faders and sends, renders finite audio:
+    the core clamps the bus and master sums, counts it, and shows it as a clip."""
+    from surfaced.session.wavio import write_wav
+
+    huge = np.full((4800, 1), 3e38, dtype=np.float32)
+    huge[::2] = -3e38
+    write_wav(tmp_path / "huge.wav", huge, 48000)
+    session = tmp_path / "s.yaml"
+    session.write_text("duration: 1\nbuses: 1\nchannels:\n"
+                       "  - {name: Huge, source: {wav: huge.wav}, fader: 10, send/1: 10}\n"
+                       "  - {name: Also, source: {wav: huge.wav}, fader: 10}\n"
+                       "params: {master/fader: 10, bus/1/fader: 10}\n")
+    out = tmp_path / "mix.wav"
+    r = surfaced("render", str(session), "-o", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    audio, _ = read_wav(out)
+    assert np.all(np.isfinite(audio))
+    clipped = int(re.search(r"clipped samples (\d+)", r.stdout).group(1))  # type: ignore[union-attr]
+    assert clipped > 0
+    assert "true peak inf" not in r.stdout and "nan" not in r.stdout.lower()
