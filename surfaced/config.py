@@ -26,7 +26,7 @@ def _shipped_mappings() -> Path:
 
 
 SHIPPED_MAPPINGS = _shipped_mappings()
-_TOP = ("session", "audio", "midi", "osc", "mappings", "feedback_rate")
+_TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate")
 
 
 class ConfigError(ValueError):
@@ -37,6 +37,14 @@ def config_home() -> Path:
     """$XDG_CONFIG_HOME/surfaced, or ~/.config/surfaced."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "surfaced"
+
+
+@dataclass(frozen=True)
+class X32Config:
+    """The X32-compatible namespace's UDP listener (surfaced.surfaces.x32)."""
+
+    host: str = "127.0.0.1"
+    port: int = 10023  # the console's own port, where X32 remote apps look
 
 
 @dataclass
@@ -54,6 +62,9 @@ class Config:
         OscListenerConfig("udp", "127.0.0.1", 9000),
         OscListenerConfig("tcp", "127.0.0.1", 9000, "size"),
     ])
+    x32: X32Config | None = field(default_factory=X32Config)  # None: turned off
+    mdns: bool = True  # announce OSC listeners that are not loopback-only
+    name: str | None = None  # how apps list surfaced; None: "surfaced on HOSTNAME"
     mapping_dirs: list[Path] = field(default_factory=list)
     enable: list[str] | None = None  # mapping names to use; None = all
     feedback_rate: float = 60.0
@@ -163,6 +174,7 @@ def load_config(path: str | Path | None = None) -> Config:
                     item.get("framing", "size")))
             except (TypeError, ValueError) as exc:
                 raise _fail(name, listeners, i, where, str(exc)) from None
+    _load_x32_mdns(name, data, cfg)
     maps = _section(name, data, "mappings", ("dirs", "enable"))
     dirs = maps.get("dirs") or []
     if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
@@ -178,3 +190,25 @@ def load_config(path: str | Path | None = None) -> Config:
         raise _fail(name, data, "feedback_rate", "feedback_rate", "expected 1..1000 per second")
     cfg.feedback_rate = float(rate)
     return cfg
+
+
+def _load_x32_mdns(path: str, data: Any, cfg: Config) -> None:
+    """The x32 and mdns sections; `x32: false` (or `enable: false`) turns the namespace off."""
+    if data.get("x32") is False:  # `x32: off` must not silently mean "on, with defaults"
+        cfg.x32 = None
+    elif data.get("x32") is not True:
+        x32 = _section(path, data, "x32", ("enable", "host", "port"))
+        port = x32.get("port", 10023)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise _fail(path, x32, "port", "x32.port", "expected a port number 0..65535")
+        host = x32.get("host", "127.0.0.1")
+        if not isinstance(host, str) or not host:
+            raise _fail(path, x32, "host", "x32.host", "expected an address (127.0.0.1, 0.0.0.0)")
+        enable = _bool(path, x32, "enable", "x32.enable") if "enable" in x32 else True
+        cfg.x32 = X32Config(host, port) if enable else None
+    mdns = _section(path, data, "mdns", ("enable", "name"))
+    cfg.mdns = _bool(path, mdns, "enable", "mdns.enable") if "enable" in mdns else True
+    label = mdns.get("name")
+    if label is not None and (not isinstance(label, str) or not label.strip() or len(label) > 63):
+        raise _fail(path, mdns, "name", "mdns.name", "expected a name of 1..63 characters")
+    cfg.name = label

@@ -74,6 +74,9 @@ class Daemon:
         self.where = ""
         self.osc: list[OscListener] = []
         self.native: NativeOsc | None = None
+        self.x32: Any = None  # surfaced.surfaces.x32.X32Osc, with its own UDP listener:
+        self.x32_listener: OscListener | None = None
+        self.mdns: Any = None  # surfaced.surfaces.mdns.Advertiser
         self.bindings: list[SurfaceBinding] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.on_status = on_status or (lambda msg: log.info("%s", msg))
@@ -130,6 +133,42 @@ class Daemon:
                 self.on_status(f"OSC {cfg.protocol} {cfg.host}:{cfg.port} unavailable: {exc}")
                 continue
             self.osc.append(listener)
+        await self._start_x32_and_mdns()
+
+    async def _start_x32_and_mdns(self) -> None:
+        """The X32-compatible namespace on its own UDP listener, then the mDNS
+        announcement of every listener a tablet can reach (none while all are
+        on 127.0.0.1)."""
+        from surfaced.surfaces.mdns import Advert, Advertiser, adverts, default_name
+        from surfaced.surfaces.x32 import X32Osc
+        from surfaced.transports.osc import OscListenerConfig
+
+        name = self.config.name or default_name()
+        x32cfg = self.config.x32
+        if x32cfg is not None:
+            listener = OscListener(OscListenerConfig("udp", x32cfg.host, x32cfg.port),
+                                   lambda event: self.x32.handle(event))
+            self.x32 = X32Osc(self.mixer, listener.reply, name=name,
+                              rate=self.config.feedback_rate)
+            try:
+                await listener.start()
+            except OSError as exc:
+                self.on_status(f"X32 namespace: UDP {x32cfg.host}:{x32cfg.port} unavailable: "
+                               f"{exc}")
+                self.x32.close()
+                self.x32 = None
+            else:
+                self.x32_listener = listener
+        ads = [Advert(lst.config.protocol, lst.config.host, lst.address[1]) for lst in self.osc]
+        if self.x32_listener is not None:
+            ads.append(Advert("udp", self.x32_listener.config.host,
+                              self.x32_listener.address[1], "x32"))
+        ads = adverts(ads)
+        if self.config.mdns and ads:
+            self.mdns = Advertiser(ads, name)
+            self.mdns.start()
+            self.on_status(f"announcing {name!r} over mDNS (_osc._udp) on " + ", ".join(
+                f"{a.protocol} {a.host}:{a.port}" for a in ads))
 
     def _on_osc(self, event: Event) -> None:
         binding = self._osc_surface_for(event) if self.bindings else None
@@ -336,6 +375,8 @@ class Daemon:
                 self._guarded(f"{b.path.stem} feedback", b.surface.tick, now)
         if self.native is not None:
             self._guarded("OSC feedback", self.native.tick, now)
+        if self.x32 is not None:
+            self._guarded("X32 feedback", self.x32.tick, now)
 
     def _guarded(self, what: str, fn: Callable[..., None], *args: Any) -> None:
         """Run one piece of the loop; a failure is counted and said, never fatal."""
@@ -357,6 +398,14 @@ class Daemon:
         self.bindings.clear()
         if self.native is not None:
             self.native.close()
+        if self.mdns is not None:
+            await self.mdns.close()
+            self.mdns = None
+        if self.x32 is not None:
+            self.x32.close()
+        if self.x32_listener is not None:
+            await self.x32_listener.close()
+            self.x32_listener = None
         for listener in self.osc:
             await listener.close()
         self.osc.clear()
