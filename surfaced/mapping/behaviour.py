@@ -18,9 +18,25 @@ from surfaced.mapping.values import ValueScale as _Scale
 from surfaced.mix.params import ParamError, ParamSpec
 
 
-def number(node: Node, key: str, item: Any) -> float:
-    """A value in a parameter's unit (``-inf`` and ``off`` allowed)."""
-    if isinstance(item, str) and item.strip().lower() in ("-inf", "off"):
+def number(node: Node, key: str, item: Any, spec: ParamSpec | None) -> float:
+    """A value in a parameter's unit: a number, ``-inf``, or ``off``.
+
+    YAML 1.1 reads a bare ``off`` (and ``no``, ``false``) as false and ``on``
+    as true. ``off`` means what a console means by it: -inf for a level that
+    can be switched off (a fader, a send), 0 for an on/off parameter; on a
+    parameter with no "off" (trim, pan, a frequency) it is an error, never a
+    silent 0. ``on``/true is 1 for on/off parameters only.
+    """
+    if isinstance(item, bool) or (isinstance(item, str) and item.strip().lower() == "off"):
+        if spec is not None and spec.is_bool:
+            return 1.0 if item is True else 0.0
+        if item is not True and (spec is None or spec.minimum == -math.inf):
+            return -math.inf
+        word = "on/true" if item is True else "off/false"
+        raise node.error(key, f"{word} has no meaning for "
+                              f"{spec.path if spec else 'this parameter'}"
+                              f"{f' ({spec.range_text()})' if spec else ''}; write a number")
+    if isinstance(item, str) and item.strip().lower() == "-inf":
         return -math.inf
     return node.check_float(key, item, -1e9, 1e9, "a value in the parameter's unit")
 
@@ -32,7 +48,7 @@ def read_scale(node: Node, spec: ParamSpec | None) -> _Scale:
         raw = node.raw("range")
         if not isinstance(raw, list) or len(raw) != 2:
             raise node.error("range", "expected [low, high] in the parameter's unit")
-        lo, hi = number(node, "range", raw[0]), number(node, "range", raw[1])
+        lo, hi = number(node, "range", raw[0], spec), number(node, "range", raw[1], spec)
         if spec is not None and not (spec.minimum <= lo < hi <= spec.maximum):
             raise node.error("range", f"expected low < high within {spec.range_text()}")
         rng = (lo, hi)
@@ -72,7 +88,7 @@ def read_button(node: Node, mode: str, spec: ParamSpec | None) -> ButtonSpec | N
         raw = node.raw("values")
         if not isinstance(raw, list) or len(raw) != 2:
             raise node.error("values", "expected [off, on] in the parameter's unit")
-        values = (number(node, "values", raw[0]), number(node, "values", raw[1]))
+        values = (number(node, "values", raw[0], spec), number(node, "values", raw[1], spec))
         if spec is not None:
             for v in values:
                 try:

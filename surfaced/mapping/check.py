@@ -33,10 +33,12 @@ def summary(m: Mapping) -> str:
     lines = [f"{m.name}  ({m.path}, id {m.id})"]
     if m.description:
         lines.append(f"  {m.description.strip().splitlines()[0]}")
+    if len(m.sources) > 1:
+        lines.append(f"  extends: {' -> '.join(m.sources[1:])}")
     lines.append(f"  transport: {m.transport}; {_match(m)}")
     unit = f"{m.strips} strips" if m.strips else "no strips"
     if m.link:
-        unit += f"; extends {m.link!r} at strip offset {m.link_offset}"
+        unit += f"; linked to {m.link!r} at strip offset {m.link_offset}"
     step = f"{m.bank_step} channels" if m.bank_step else "the linked width"
     lines.append(f"  {unit}; bank step: {step}")
     if m.pages:
@@ -158,4 +160,7 @@ def _action(t: ActionTarget) -> str:
         return f"modifier {t.to}" + (" (latch)" if t.latch else "")
     if t.kind == "send":
         return f"send {len(t.messages)} message(s)"
+    if t.kind == "select":
+        return {"strip": "select this strip's channel", "channel": f"select channel {t.step}"
+                }.get(t.to, "select next" if t.step > 0 else "select previous")
     return t.kind

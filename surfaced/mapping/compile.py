@@ -13,6 +13,7 @@ from typing import Final
 
 from surfaced.mapping.controls import (
     CONTROL_KEYS,
+    RESERVED,
     ControlContext,
     check_transport,
     compile_stanza,
@@ -32,12 +33,12 @@ from surfaced.mapping.model import (
     SerialMatch,
 )
 from surfaced.mapping.schema import Node, kind_of
-from surfaced.yamlmarks import YamlError, load_file
+from surfaced.mapping.source import Tree, read
 
 FORMAT: Final = 1
-TOP_KEYS: Final = ("format", "name", "description", "transport", "match", "strips", "link",
-                   "bank", "pages", "modifiers", "defaults", "handshake", "keepalive", "output",
-                   "controls")
+TOP_KEYS: Final = ("format", "extends", "name", "description", "transport", "match", "strips",
+                   "link", "vars", "bank", "pages", "modifiers", "defaults", "handshake",
+                   "keepalive", "output", "controls")
 DEFAULT_KEYS: Final = ("channel", "echo", "takeover", "threshold", "fake_touch", "rate")
 MAX_STRIPS: Final = 256
 MAX_CONTROLS: Final = 4096
@@ -45,25 +46,21 @@ _NAME: Final = re.compile(r"^[A-Za-z_][\w-]*$")
 
 
 def load_mapping(path: str | Path) -> Mapping:
-    """Read, check and compile one mapping file; raises MappingError."""
+    """Read, check and compile one mapping file (and the files it extends); raises MappingError."""
     p = Path(path)
-    file = str(p)
+    data, sources = read(p)
     try:
-        data = load_file(p)
-    except YamlError as exc:
-        m = re.match(r"^(.*?):(\d+): (.*)$", str(exc), flags=re.S)
-        if m is not None:
-            raise MappingError(file, int(m.group(2)), "", f"not valid YAML: {m.group(3)}") from None
-        raise MappingError(file, 0, "", str(exc).removeprefix(f"{file}: ")) from None
-    if not isinstance(data, dict):
-        raise MappingError(file, int(getattr(data, "line", 1) or 1), "",
-                           f"expected a mapping (name:, transport:, controls: ...), got "
-                           f"{kind_of(data)}")
-    return compile_mapping(Node(data, file, "", 1), p.stem)
+        return compile_mapping(Node(data, str(p), "", 1), p.stem, sources)
+    except MappingError as exc:
+        if not isinstance(data, Tree) or exc.file == str(p):
+            raise
+        # A mistake in a file this one extends (maybe only with this file's vars:).
+        raise MappingError(exc.file, exc.line, exc.key, f"{exc.expected} (in a file extended "
+                                                        f"by {p}:{data.extends_line})") from None
 
 
-def compile_mapping(top: Node, mapping_id: str) -> Mapping:
-    """Compile a parsed YAML tree (see load_mapping)."""
+def compile_mapping(top: Node, mapping_id: str, sources: tuple[str, ...] = ()) -> Mapping:
+    """Compile a parsed YAML tree (see load_mapping); `sources` are the files it was read from."""
     top.check_keys(TOP_KEYS, "a mapping file")
     fmt = top.int_("format", {}, FORMAT, lo=1, hi=FORMAT, what=f"mapping format {FORMAT}")
     del fmt
@@ -76,9 +73,9 @@ def compile_mapping(top: Node, mapping_id: str) -> Mapping:
     pages, modifiers = _pages(top)
     defaults = top.child("defaults") or Node({}, top.file, "defaults", top.line)
     defaults.check_keys(DEFAULT_KEYS, "defaults")
-    env = {"strips": strips, "offset": offset}
+    env = _vars(top, {"strips": strips, "offset": offset})
     ctx = ControlContext(
-        file=top.file, strips=strips, offset=offset, transport=transport, pages=pages,
+        file=top.file, env=env, strips=strips, offset=offset, transport=transport, pages=pages,
         modifiers=modifiers, defaults=defaults,
     )
     handshake = _messages(top, "handshake", env, transport)
@@ -91,9 +88,10 @@ def compile_mapping(top: Node, mapping_id: str) -> Mapping:
     controls = _controls(top, ctx)
     return Mapping(
         id=mapping_id, name=name, description=top.str_("description", "", nonempty=False),
-        path=top.file, transport=transport, match=match, strips=strips, link=link,
-        link_offset=offset, bank_step=bank_step, pages=pages, modifiers=modifiers,
-        controls=controls, handshake=handshake, keepalive=keepalive, max_rate=max_rate,
+        path=top.file, sources=sources or (top.file,), transport=transport, match=match,
+        strips=strips, link=link, link_offset=offset, bank_step=bank_step, pages=pages,
+        modifiers=modifiers, controls=controls, handshake=handshake, keepalive=keepalive,
+        max_rate=max_rate,
     )
 
 
@@ -132,6 +130,21 @@ def _match(top: Node, transport: str) -> Match:
         raise node.error("", "give serial_number: (the box's USB serial number), by_id: "
                              "(a /dev/serial/by-id path or glob) or port:")
     return found
+
+
+def _vars(top: Node, env: dict[str, int]) -> dict[str, int]:
+    """`vars:`: named integers for every expression in the file (a device id, a base note)."""
+    node = top.child("vars")
+    if node is None:
+        return env
+    out = dict(env)
+    for name in node:
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_]\w*$", name) \
+                or name in RESERVED or name == "strip":
+            raise node.error(name, "expected a variable name (letters, digits, _; not "
+                                   f"{', '.join(sorted((*RESERVED, 'strip')))})")
+        out[name] = node.int_(name, out, what="an integer or ${expression}")
+    return out
 
 
 def _regex(node: Node, key: str) -> str | None:
@@ -186,10 +199,11 @@ def _pages(top: Node) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
     modifiers: list[str] = []
     for item, line in top.items_list("modifiers"):
         if not isinstance(item, str) or not _NAME.match(item):
-            raise MappingError(top.file, line, "modifiers", f"expected a modifier name, got "
+            raise MappingError(top.file_of("modifiers"), line, "modifiers",
+                               f"expected a modifier name, got "
                                                             f"{kind_of(item)}")
         if item in pages or item in modifiers:
-            raise MappingError(top.file, line, "modifiers",
+            raise MappingError(top.file_of("modifiers"), line, "modifiers",
                                f"{item!r} is already a page group or modifier")
         modifiers.append(item)
     return pages, tuple(modifiers)
@@ -199,14 +213,14 @@ def _messages(node: Node, key: str, env: dict[str, int], transport: str) -> tupl
     out: list[OutSpec] = []
     for n, (item, line) in enumerate(node.items_list(key)):
         if not isinstance(item, dict):
-            raise MappingError(node.file, line, node.key_path(key),
+            raise MappingError(node.file_of(key), line, node.key_path(key),
                                f"expected a message like {{sysex: F0 .. F7}}, got {kind_of(item)}")
-        msg = Node(item, node.file, f"{node.key_path(key)}[{n}]", line)
+        msg = Node(item, node.file_of(key), f"{node.key_path(key)}[{n}]", line)
         kind = find_kind(msg, INPUT_KINDS, "a message", required=True)
         assert kind is not None
         msg.check_keys((kind, "channel", "value", "args", "each"), f"a {kind} message")
         check_transport(msg, kind, transport)
-        for _, sub_env in expand(msg, env["strips"], env["offset"]):
+        for _, sub_env in expand(msg, env):
             out.append(parse_output(msg, sub_env, kind, fixed=True))
     return tuple(out)
 
@@ -214,7 +228,7 @@ def _messages(node: Node, key: str, env: dict[str, int], transport: str) -> tupl
 def _keepalive(top: Node, env: dict[str, int], transport: str) -> tuple[Periodic, ...]:
     out: list[Periodic] = []
     for n, (item, line) in enumerate(top.items_list("keepalive")):
-        node = Node(item, top.file, f"keepalive[{n}]", line)
+        node = Node(item, top.file_of("keepalive"), f"keepalive[{n}]", line)
         if not isinstance(item, dict):
             raise node.error("", "expected {every: SECONDS, send: [messages]}")
         node.check_keys(("every", "send"), "a keep-alive")

@@ -39,7 +39,7 @@ CONTROL_KEYS: Final = (
     "invert", "range", "curve", "takeover", "touch", "fake_touch", "echo", "feedback", "rate",
     "source", "floor", "ceiling",
 )
-RESERVED: Final = frozenset(("bank", "ch", "value", "strips", "offset"))
+RESERVED: Final = frozenset(("bank", "ch", "sel", "value", "strips", "offset"))
 MAX_COPIES: Final = 4096  # copies one `each:` may make (as many as a file may have controls)
 _BIG: Final = 1 << 20  # mix size for checking paths before the real mix is known
 _METER: Final = re.compile(r"^(ch/[1-9]\d*|bus/[1-9]\d*|master/[12])$")
@@ -50,6 +50,7 @@ class ControlContext:
     """What a stanza needs from the rest of the file."""
 
     file: str
+    env: dict[str, int]  # strips, offset and the file's vars
     strips: int
     offset: int
     transport: str
@@ -66,7 +67,7 @@ def compile_stanza(node: Node, name: str, ctx: ControlContext, start: int) -> li
     node.check_keys(CONTROL_KEYS, f"control {name!r}")
     out = []
     try:
-        for n, (label, env) in enumerate(expand(node, ctx.strips, ctx.offset)):
+        for n, (label, env) in enumerate(expand(node, ctx.env)):
             out.append(_compile(node, name + label, name, env, ctx, start + n,
                                 _when(node, ctx, env)))
     except ExprError as exc:  # each key wraps its own; this is only a net
@@ -74,9 +75,8 @@ def compile_stanza(node: Node, name: str, ctx: ControlContext, start: int) -> li
     return out
 
 
-def expand(node: Node, strips: int, offset: int) -> list[tuple[str, dict[str, int]]]:
-    """The variables of each copy ``each:`` makes (one copy with none when absent)."""
-    base = {"strips": strips, "offset": offset}
+def expand(node: Node, base: dict[str, int]) -> list[tuple[str, dict[str, int]]]:
+    """The variables of each copy ``each:`` makes from `base` (one copy when absent)."""
     each = node.child("each")
     if each is None:
         return [("", base)]
@@ -153,7 +153,7 @@ def _compile(node: Node, name: str, stanza: str, env: dict[str, int], ctx: Contr
     if len(targets) != 1:
         raise node.error(targets[1] if targets else "",
                          "a control has exactly one of param:, action: or meter:")
-    runtime = set(env) | {"bank"} | ({"ch"} if strip is not None else set())
+    runtime = set(env) | {"bank", "sel"} | ({"ch"} if strip is not None else set())
     target, spec = _target(node, targets[0], env, runtime, ctx)
     mode = _mode(node, targets[0], inp, inc, spec)
     if mode == "output" and touch is not None:
@@ -221,7 +221,7 @@ def _path(node: Node, key: str, env: dict[str, int], runtime: set[str]) -> Templ
 
 def _target(node: Node, which: str, env: dict[str, int], runtime: set[str],
             ctx: ControlContext) -> tuple[Target, ParamSpec | None]:
-    test = {**env, "bank": 0, "ch": env.get("strip", 0) + ctx.offset + 1}
+    test = {**env, "bank": 0, "sel": 1, "ch": env.get("strip", 0) + ctx.offset + 1}
     if which == "action":
         return _action(node, env, ctx), None
     tpl = _path(node, which, env, runtime)
@@ -252,14 +252,17 @@ def _action(node: Node, env: dict[str, int], ctx: ControlContext) -> ActionTarge
     if a is None:
         raise node.error("action", "expected a mapping like {bank: next} or {page: vpot, to: pan}")
     a.check_keys(("bank", "page", "to", "step", "modifier", "latch", "resync", "send",
-                  "command", "args"), "action")
-    kinds = [k for k in ("bank", "page", "modifier", "resync", "send", "command") if k in a]
+                  "command", "args", "select"), "action")
+    kinds = [k for k in ("bank", "page", "modifier", "resync", "send", "command", "select")
+             if k in a]
     if len(kinds) != 1:
-        raise a.error(kinds[1] if kinds else "",
-                      "an action is one of bank:, page:, modifier:, resync:, send: or command:")
+        raise a.error(kinds[1] if kinds else "", "an action is one of bank:, page:, modifier:, "
+                                                 "resync:, send:, command: or select:")
     kind = kinds[0]
     if kind == "command":
         return _command(a)
+    if kind == "select":
+        return _select(a, env)
     if kind == "bank":
         raw = a.raw("bank")
         if raw in ("next", "previous"):
@@ -299,6 +302,19 @@ def _action(node: Node, env: dict[str, int], ctx: ControlContext) -> ActionTarge
         check_transport(msg, k, ctx.transport)
         messages.append(_parse_output(msg, env, k, fixed=True))
     return ActionTarget("send", messages=tuple(messages))
+
+
+def _select(a: Node, env: dict[str, int]) -> ActionTarget:
+    """`{select: strip}`, `{select: next}` / `previous`, or `{select: 3}`: the selected channel."""
+    raw = a.raw("select")
+    if raw == "strip":
+        if "strip" not in env:
+            raise a.error("select", "select: strip needs a strip control (each: {strip: ...})")
+        return ActionTarget("select", to="strip")
+    if raw in ("next", "previous"):
+        return ActionTarget("select", to="step", step=1 if raw == "next" else -1)
+    n = a.check_int("select", raw, env, 1, 4096, "strip, next, previous or a channel number")
+    return ActionTarget("select", to="channel", step=n)
 
 
 def _command(a: Node) -> ActionTarget:
@@ -351,7 +367,7 @@ def _feedback(node: Node, env: dict[str, int], inp: InputSpec | None, mode: str,
                                  "e.g. {cc: 7})")
         if own is None:
             return ()
-        if isinstance(target, ActionTarget) and target.kind not in ("page", "modifier"):
+        if isinstance(target, ActionTarget) and target.kind not in ("page", "modifier", "select"):
             return ()
         return (_parse_output(Node({}, node.file, node.key_path("feedback"), node.line), env,
                               inp.kind, address=own, default_range=own_range),)  # type: ignore[union-attr]

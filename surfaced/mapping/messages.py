@@ -192,10 +192,11 @@ def _value_expr(node: Node, env: Mapping[str, int], fixed: bool) -> Expr:
         raise node.error("value", f"unknown name {sorted(unknown)[0]!r} in {raw!r}; "
                                   f"names here: {', '.join(sorted(allowed))}")
     try:
-        expr.eval({**env, "value": 0})
+        folded = expr.eval({**env, "value": 0})
     except ExprError as exc:
         raise node.expr_error("value", exc) from None
-    return expr
+    # Names known now (vars, strip) are folded, so a handshake needs no variables at run time.
+    return Expr.parse(str(folded)) if expr.names() <= env.keys() else expr
 
 
 def _ring(node: Node) -> tuple[int, int, Expr]:

@@ -123,11 +123,13 @@ class ParamTarget:
 
 @dataclass(frozen=True)
 class ActionTarget:
-    """A surface action: bank / page / modifier / resync / send / command."""
+    """A surface action: bank / page / modifier / resync / send / command / select."""
 
     kind: str
-    step: int = 0  # bank: channels to move (0 = one bank); page: pages to move
-    to: str = ""  # page: page name; modifier: its name; bank: "first"/"last"
+    step: int = 0  # bank: channels to move (0 = one bank); page: pages to move;
+    # select: the channel (to "channel") or the channels to move (to "step")
+    to: str = ""  # page: page name; modifier: its name; bank: "first"/"last";
+    # select: "strip" (this strip's channel), "step" or "channel"
     group: str = ""  # page group
     latch: bool = False  # modifier: toggles instead of held
     messages: tuple[OutSpec, ...] = ()  # send
@@ -265,6 +267,7 @@ class Mapping:
     name: str
     description: str
     path: str
+    sources: tuple[str, ...]  # the file, then each file it extends (for reloading)
     transport: str  # midi | osc | serial
     match: Match
     strips: int

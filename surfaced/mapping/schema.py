@@ -15,6 +15,7 @@ from typing import Any
 
 from surfaced.mapping.errors import ExprError, MappingError
 from surfaced.mapping.expr import eval_int
+from surfaced.mapping.source import file_of
 from surfaced.yamlmarks import MarkedDict, MarkedList, line_of
 
 MISSING: Any = object()
@@ -36,13 +37,17 @@ class Node:
             return self.path
         return f"{self.path}.{key}" if self.path else str(key)
 
+    def file_of(self, key: object) -> str:
+        """The file `key` was read from (a file this one extends, or this one)."""
+        return file_of(self.data, key, self.file) if key in self.data else self.file
+
     def line_of(self, key: object) -> int:
         """The line of `key` (or of the node when the key is absent)."""
         return line_of(self.data, key) if key in self.data else self.line
 
     def error(self, key: object, expected: str) -> MappingError:
         """A MappingError at `key` of this node."""
-        return MappingError(self.file, self.line_of(key), self.key_path(key), expected)
+        return MappingError(self.file_of(key), self.line_of(key), self.key_path(key), expected)
 
     def expr_error(self, key: object, exc: ExprError) -> MappingError:
         """Wrap an expression error raised while reading `key`."""
@@ -87,7 +92,7 @@ class Node:
             return None
         if not isinstance(value, dict):
             raise self.error(key, f"expected a mapping (key: value lines), got {_kind(value)}")
-        return Node(value, self.file, self.key_path(key), line_of(self.data, key))
+        return Node(value, self.file_of(key), self.key_path(key), line_of(self.data, key))
 
     def items_list(self, key: str) -> list[tuple[Any, int]]:
         """A list value with each item's line; a single item counts as a list of one."""

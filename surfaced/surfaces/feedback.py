@@ -206,7 +206,7 @@ class Feedback:
 
     def _state(self, c: Control, st: ControlState) -> tuple[float | None, float | str | None]:
         if isinstance(c.target, ActionTarget):
-            return (1.0 if self.rt.action_state(c.target) else 0.0), None
+            return (1.0 if self.rt.action_state(c.target, st.env) else 0.0), None
         if st.path is None or st.spec is None:
             return None, None
         value = self.rt.mixer.get(st.path)

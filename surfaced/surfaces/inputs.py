@@ -313,6 +313,11 @@ class Inputs:
                 new_page = pages[(pages.index(rt.page(target.group)) + target.step) % len(pages)]
             nav.pages[target.group] = new_page
             nav.notify(bank=False)
+        elif target.kind == "select":
+            channel = {"strip": rt.states[idx].env.get("ch", 0), "step": rt.sel + target.step
+                       }.get(target.to, target.step)
+            if 1 <= channel <= rt.mixer.channels:
+                rt.select(channel)
         elif target.kind == "resync":
             self.fb.mark_all()
         elif target.kind == "send":

@@ -30,6 +30,9 @@ class Member(Protocol):
     def nav_changed(self, bank: bool) -> None:
         """Called (from any thread) when bank (True) or pages/modifiers (False) changed."""
 
+    def selection_changed(self) -> None:
+        """Called (from any thread) when the selected channel changed."""
+
 
 class NavState:
     """One bank offset, current page per group and held modifiers, for one or more surfaces."""
@@ -73,9 +76,16 @@ class LinkRegistry:
 
     A surface that joins under the `surface_id` of a live one (a mapping
     reloaded from disk) takes over its state, so the bank survives a reload.
+
+    It also holds the selected channel, which every surface on the mixer
+    shares: a SELECT button on any of them moves it (`select`), and a
+    channel-strip controller's knobs follow it. Which channel is selected is
+    where the hands are looking, not part of the mix, so it lives here with
+    the banks rather than in the Mixer.
     """
 
     def __init__(self) -> None:
+        self._selected = 1
         self._lock = threading.Lock()
         self._states: weakref.WeakKeyDictionary[Member, NavState] = weakref.WeakKeyDictionary()
         self._by_id: dict[str, weakref.ref[Member]] = {}
@@ -117,6 +127,21 @@ class LinkRegistry:
                     own = NavState()
                     own.bank, own.pages = state.bank, dict(state.pages)
                     self._move(other, own)
+
+    @property
+    def selected(self) -> int:
+        """The selected channel (1-based)."""
+        return self._selected
+
+    def select(self, channel: int) -> None:
+        """Select `channel` (1-based) for every surface; each picks it up at its next tick."""
+        with self._lock:
+            if channel == self._selected:
+                return
+            self._selected = channel
+            members = self._live()
+        for m in members:
+            m.selection_changed()
 
     def state_of(self, member: Member) -> NavState | None:
         """The state `member` currently shares."""

@@ -75,6 +75,13 @@ class Runtime:
         self.states = [ControlState(env=dict(c.env)) for c in self.controls]
         self.stats = SurfaceStats()
         self.nav = NavState()
+        self.sel = 1  # the selected channel, shared by every surface on the mixer
+        # Selecting a channel is the surfaces' shared navigation (LinkRegistry.select);
+        # the owning Surface wires this to its registry.
+        self.select: Callable[[int], None] = lambda channel: None
+        self.sel_controls = [i for i, c in enumerate(self.controls)
+                             if isinstance(c.target, ParamTarget | MeterTarget)
+                             and "sel" in c.target.path.names()]
         self.by_path: dict[str, list[int]] = {}
         self.table: dict[tuple[object, ...], list[tuple[int, str]]] = {}
         self.wild: list[tuple[int, str]] = []  # OSC patterns with wildcards
@@ -104,15 +111,20 @@ class Runtime:
         c = self.controls[idx]
         env = dict(c.env)
         env["bank"] = self.nav.bank
+        env["sel"] = self.sel
         if c.strip is not None:
             env["ch"] = self.nav.bank + self.mapping.link_offset + c.strip + 1
         return env
 
-    def rebind(self) -> None:
-        """Resolve every control's parameter (or meter) for the current bank."""
-        self.by_path = {}
-        for idx, c in enumerate(self.controls):
-            st = self.states[idx]
+    def rebind(self, only: list[int] | None = None) -> None:
+        """Resolve every control's parameter (or meter), or those in `only`, for the bank
+        and selection now."""
+        if only is None:
+            self.by_path = {}
+        for idx in range(len(self.controls)) if only is None else only:
+            c, st = self.controls[idx], self.states[idx]
+            if only is not None and st.path is not None:
+                self.by_path[st.path].remove(idx)
             st.env = self.env_for(idx)
             st.path, st.spec, st.meter = None, None, None
             # The hardware has not moved (phys stays), but the value it controls
@@ -164,12 +176,15 @@ class Runtime:
             self.states[idx].active = now_active
         return woke
 
-    def action_state(self, target: ActionTarget) -> bool:
-        """Whether an action's LED is lit: its page is showing, its modifier held."""
+    def action_state(self, target: ActionTarget, env: dict[str, int]) -> bool:
+        """Whether an action's LED is lit: its page is showing, its modifier held, its
+        channel selected."""
         if target.kind == "page" and target.to:
             return self.page(target.group) == target.to
         if target.kind == "modifier":
             return target.to in self.nav.modifiers
+        if target.kind == "select" and target.to != "step":
+            return self.sel == (env.get("ch") if target.to == "strip" else target.step)
         return False
 
     def bank_limit(self) -> int:

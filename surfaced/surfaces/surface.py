@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from surfaced.events import Event
 from surfaced.mapping import MappingError, check_file, load_mapping
-from surfaced.mapping.model import Mapping
+from surfaced.mapping.model import ActionTarget, Mapping
 from surfaced.mix.mixer import Mixer
 from surfaced.surfaces.feedback import FORCE, SEND, Feedback
 from surfaced.surfaces.inputs import Inputs
@@ -59,7 +59,9 @@ class Surface:
         self._closed = False
         self._nav_bank = True  # set from other threads; picked up under our lock
         self._nav_other = True
+        self._nav_sel = True
         self._registry = registry if registry is not None else registry_for(mixer)
+        self._rt.select = self._registry.select
         self._rt.nav = self._registry.join(self)
         self._unsubscribe = mixer.subscribe(self._fb.on_change)
         with self._lock:
@@ -85,6 +87,10 @@ class Surface:
         if bank:
             self._nav_bank = True
         self._nav_other = True
+
+    def selection_changed(self) -> None:
+        """The selected channel changed (maybe on another surface); any thread."""
+        self._nav_sel = True
 
     # ------------------------------------------------------------------ API
     def handle(self, event: Event) -> None:
@@ -165,17 +171,26 @@ class Surface:
 
     # ------------------------------------------------------------ internals
     def _sync_nav(self) -> None:
-        if not (self._nav_bank or self._nav_other):
+        if not (self._nav_bank or self._nav_other or self._nav_sel):
             return
         rt = self._rt
+        if self._nav_sel:
+            self._nav_sel = False
+            rt.sel = self._registry.selected
+            if not self._nav_bank:  # a bank change rebinds everything below
+                self._let_go(rt.sel_controls)
+                rt.rebind(rt.sel_controls)
+                for idx in rt.sel_controls:
+                    self._fb.mark(idx, FORCE)
+            for idx, c in enumerate(rt.controls):
+                if isinstance(c.target, ActionTarget) and c.target.kind == "select":
+                    self._fb.mark(idx, SEND)
         if self._nav_bank:
             self._nav_bank = False
             state = self._registry.state_of(self)
             if state is not None:
                 rt.nav = state
-            for st in rt.states:  # the strips now hold other channels: let go
-                if st.path is not None and (st.touched or st.fake_until):
-                    self.mixer.touch(st.path, self.surface_id, False)
+            self._let_go(range(len(rt.states)))  # the strips now hold other channels
             rt.nav.bank = min(rt.nav.bank, rt.bank_limit())
             rt.rebind()
             self._fb.mark_all()
@@ -186,6 +201,13 @@ class Surface:
             for idx, c in enumerate(rt.controls):
                 if c.mode == "action" and c.feedback:
                     self._fb.mark(idx, SEND)
+
+    def _let_go(self, indices: Iterable[int]) -> None:
+        """Release the mixer touches of controls about to be bound elsewhere."""
+        for idx in indices:
+            st = self._rt.states[idx]
+            if st.path is not None and (st.touched or st.fake_until):
+                self.mixer.touch(st.path, self.surface_id, False)
 
 
 def _describe(event: Event) -> str:
