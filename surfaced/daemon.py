@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surfaced.assist.desk import Assistant
 from surfaced.config import Config
 from surfaced.events import Event
 from surfaced.mix.ab import ABCompare
@@ -69,6 +70,8 @@ class Daemon:
         self.scenes.register()
         self.history.register()
         self.ab.register()
+        self.assistant = Assistant(self.mixer, session, self.ab)  # assist/*
+        self.assistant.register()
         self.mixer.commands.register("log", self._cmd_log)
         self.driver: LiveStream | HeadlessClock | None = None
         self.where = ""

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from surfaced import __version__
+from surfaced.cli.assist import add_assist_commands
 from surfaced.cli.document import add_document_commands
 from surfaced.config import ConfigError
 from surfaced.mix.params import ParamError
@@ -279,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+", help="mapping YAML files")
     c.set_defaults(func=cmd_check)
     add_document_commands(sub)
+    add_assist_commands(sub)
     return p
 
 

@@ -185,7 +185,7 @@ class Mixer:
             if not _single:
                 self._txn += 1
                 txn = self._txn
-            numeric = [(spec, float(new)) for spec, new, _old in todo if not spec.is_text]
+            numeric = self._core_values(todo)
             if numeric:
                 self.engine.push(numeric, ramp_ms=ramp_ms, txn=txn)
             now, wall = self.clock(), time.time()
@@ -198,6 +198,29 @@ class Mixer:
             for change in changes:
                 self._notify(change)
             return changes
+
+    def _core_values(self, todo: list[tuple[ParamSpec, Value, Value]]) -> list[
+            tuple[ParamSpec, float]]:
+        """What the core gets for these changes: numeric values as they are, except the
+        summed stages (trim, fader, pan), which get the engineer's value plus the
+        assistant's offset beneath it (params.assist_pair), once per stage."""
+        new = {spec.path: value for spec, value, _old in todo}
+        out: list[tuple[ParamSpec, float]] = []
+        summed: set[str] = set()
+        for spec, value, _old in todo:
+            if spec.is_text:
+                continue
+            pair = params.assist_pair(spec)
+            if pair is None:
+                out.append((spec, float(value)))
+                continue
+            user = pair[0]
+            if user in summed:
+                continue
+            summed.add(user)
+            u, a = (float(new[p] if p in new else self.get(p)) for p in pair)
+            out.append((self.spec(user), params.core_sum(user, u, a)))
+        return out
 
     def _notify(self, change: Change) -> None:
         for fn in list(self._subscribers):

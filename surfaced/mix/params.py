@@ -113,6 +113,7 @@ _P_NAMES = (
 )
 P: dict[str, int] = {name: i for i, name in enumerate(_P_NAMES)}
 SCOPE_CH, SCOPE_BUS, SCOPE_MASTER = 0, 1, 2
+_SUMMED = frozenset((P["TRIM"], P["FADER"], P["PAN"]))
 EQ_BANDS = 4
 EQ_DEFAULT_FREQ = (100.0, 500.0, 2500.0, 8000.0)
 
@@ -134,6 +135,19 @@ _CH_LEAVES: dict[str, tuple[str, float, float, float, str, float, str]] = {
     "pan": ("", -1.0, 1.0, 0.0, "linear", 10.0, "PAN"),
     "mute": ("", 0.0, 1.0, 0.0, "bool", 10.0, "MUTE"),
     "solo": ("", 0.0, 1.0, 0.0, "bool", 10.0, "SOLO"),
+    # The assistant's layer (docs/assistant.md): offsets beneath the engineer's
+    # trim, fader and pan, summed with them on the way to the core (core_sum).
+    "assist/trim": ("dB", -40.0, 40.0, 0.0, "linear", 10.0, "TRIM"),
+    "assist/level": ("dB", -60.0, 20.0, 0.0, "linear", 10.0, "FADER"),
+    "assist/pan": ("", -1.0, 1.0, 0.0, "linear", 10.0, "PAN"),
+}
+# user leaf -> the assistant's offset beneath it (the same core stage)
+ASSIST_OF: dict[str, str] = {"trim": "assist/trim", "fader": "assist/level", "pan": "assist/pan"}
+_USER_OF: dict[str, str] = {v: k for k, v in ASSIST_OF.items()}
+# What the summed stage may reach in the core: trim and fader far beyond any
+# real use but finite; pan stays a pan.
+_SUM_LIMITS: dict[str, tuple[float, float]] = {
+    "trim": (-60.0, 40.0), "fader": (NEG_INF, 20.0), "pan": (-1.0, 1.0),
 }
 _EQ_LEAVES: dict[str, tuple[str, float, float, str, str]] = {
     "freq": ("Hz", 20.0, 20000.0, "log", "EQ_FREQ"),
@@ -204,9 +218,30 @@ def spec_for(path: str, channels: int, buses: int) -> ParamSpec:
 
 _HINT = (
     "expected ch/N/{fader,pan,mute,solo,trim,phase,name,hpf/on,hpf/freq,eq/on,"
+    "assist/{trim,level,pan},"
     "eq/B/{freq,gain,q},comp/{on,threshold,ratio,knee,attack,release,makeup,key},"
     "send/B,send/B/pre}, bus/N/{fader,mute} or master/fader"
 )
+
+
+def assist_pair(spec: ParamSpec) -> tuple[str, str] | None:
+    """(user path, assistant path) when `spec` is one of a summed pair (ch/N/fader and
+    ch/N/assist/level, ...); None for every other parameter."""
+    if spec.scope != SCOPE_CH or spec.param not in _SUMMED:
+        return None
+    head, _, leaf = spec.path.partition("/")[2].partition("/")
+    if leaf in ASSIST_OF:
+        return spec.path, f"ch/{head}/{ASSIST_OF[leaf]}"
+    if leaf in _USER_OF:
+        return f"ch/{head}/{_USER_OF[leaf]}", spec.path
+    return None
+
+
+def core_sum(user_path: str, user: float, assist: float) -> float:
+    """The core's value for a summed stage: the engineer's value plus the assistant's
+    offset, kept in the stage's limits (-inf faders stay -inf)."""
+    lo, hi = _SUM_LIMITS[user_path.rsplit("/", 1)[1]]
+    return min(hi, max(lo, user + assist))
 
 
 def channel_leaves(buses: int) -> list[str]:
