@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surfaced.link.settings import LinkConfig, parse_broker
 from surfaced.transports.midi import APIS as MIDI_APIS
 from surfaced.transports.osc import OscListenerConfig
 from surfaced.yamlmarks import YamlError, line_of, load_file
@@ -26,7 +27,7 @@ def _shipped_mappings() -> Path:
 
 
 SHIPPED_MAPPINGS = _shipped_mappings()
-_TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate")
+_TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate", "link")
 
 
 class ConfigError(ValueError):
@@ -68,6 +69,7 @@ class Config:
     mapping_dirs: list[Path] = field(default_factory=list)
     enable: list[str] | None = None  # mapping names to use; None = all
     feedback_rate: float = 60.0
+    link: LinkConfig | None = None  # the mix link to other daemons (docs/link.md); None: off
 
     def available_mappings(self) -> dict[str, Path]:
         """Every mapping file by name; a user's file replaces a shipped one of the same name."""
@@ -175,6 +177,7 @@ def load_config(path: str | Path | None = None) -> Config:
             except (TypeError, ValueError) as exc:
                 raise _fail(name, listeners, i, where, str(exc)) from None
     _load_x32_mdns(name, data, cfg)
+    cfg.link = _load_link(name, data)
     maps = _section(name, data, "mappings", ("dirs", "enable"))
     dirs = maps.get("dirs") or []
     if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
@@ -212,3 +215,65 @@ def _load_x32_mdns(path: str, data: Any, cfg: Config) -> None:
     if label is not None and (not isinstance(label, str) or not label.strip() or len(label) > 63):
         raise _fail(path, mdns, "name", "mdns.name", "expected a name of 1..63 characters")
     cfg.name = label
+
+
+_LINK_KEYS = ("broker", "mix", "id", "username", "password", "password_file", "ca", "cert", "key",
+              "keepalive", "exclude")
+
+
+def _load_link(path: str, data: Any) -> LinkConfig | None:
+    """The link section: `link: mqtt://host:1883`, or `link: {broker: ..., ...}`; absent or
+    `link: false` (or no link section) leaves the link off."""
+    raw = data.get("link")
+    if raw is None or raw is False:
+        return None
+    section = {"broker": raw} if isinstance(raw, str) else _section(path, data, "link",
+                                                                        _LINK_KEYS)
+    where = data if isinstance(raw, str) else section
+    key = "link" if isinstance(raw, str) else "broker"
+    if "broker" not in section:
+        raise _fail(path, data, "link", "link.broker", "expected the broker's address "
+                                                       "(mqtt://host:1883 or mqtts://host:8883)")
+    try:
+        host, port, tls, user, password = parse_broker(section["broker"])
+    except ValueError as exc:
+        raise _fail(path, where, key, "link.broker", str(exc)) from None
+    texts: dict[str, str | None] = {}
+    for k in ("mix", "id", "username", "password", "password_file", "ca", "cert", "key"):
+        value = section.get(k)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise _fail(path, section, k, f"link.{k}", "expected text")
+        texts[k] = value
+    for k in ("ca", "cert", "key", "password_file"):
+        if texts[k] is not None:
+            f = Path(os.path.expanduser(str(texts[k])))
+            f = f if f.is_absolute() else Path(path).parent / f
+            if not f.is_file():
+                raise _fail(path, section, k, f"link.{k}", f"no such file: {f}")
+            texts[k] = str(f)
+    if texts["password_file"] is not None:
+        if texts["password"] is not None:
+            raise _fail(path, section, "password_file", "link.password_file",
+                        "give password or password_file, not both")
+        try:
+            texts["password"] = Path(str(texts["password_file"])).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(path, section, "password_file", "link.password_file",
+                        f"cannot read it: {exc}") from None
+    keepalive = section.get("keepalive", 5)
+    if isinstance(keepalive, bool) or not isinstance(keepalive, int) or not 1 <= keepalive <= 600:
+        raise _fail(path, section, "keepalive", "link.keepalive",
+                    f"expected a whole number of seconds 1..600, got {keepalive!r}")
+    exclude = section.get("exclude", ["*/solo"])
+    if not isinstance(exclude, list) or not all(isinstance(e, str) and e for e in exclude):
+        raise _fail(path, section, "exclude", "link.exclude", "expected a list of path "
+                                                              "patterns (ch/*/solo, ...)")
+    try:
+        return LinkConfig(host, port, tls or texts["ca"] is not None,
+                          mix=texts["mix"] or "main", daemon_id=texts["id"] or "",
+                          username=texts["username"] or user,
+                          password=texts["password"] or password,
+                          ca=texts["ca"], cert=texts["cert"], key=texts["key"],
+                          keepalive=keepalive, exclude=tuple(exclude))
+    except ValueError as exc:
+        raise _fail(path, data, "link", "link", str(exc)) from None

@@ -80,6 +80,7 @@ class Daemon:
         self.x32: Any = None  # surfaced.surfaces.x32.X32Osc, with its own UDP listener:
         self.x32_listener: OscListener | None = None
         self.mdns: Any = None  # surfaced.surfaces.mdns.Advertiser
+        self.link: Any = None  # surfaced.link.link.MixLink, with `link:` configured
         self.bindings: list[SurfaceBinding] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.on_status = on_status or (lambda msg: log.info("%s", msg))
@@ -174,6 +175,10 @@ class Daemon:
                 f"{a.protocol} {a.host}:{a.port}" for a in ads))
 
     def _on_osc(self, event: Event) -> None:
+        if self.link is not None and event.address.startswith("/link/"):
+            for packet in self.link.handle_osc(event):
+                self._osc_reply(event.source, packet)
+            return
         binding = self._osc_surface_for(event) if self.bindings else None
         if binding is not None:
             binding.surface.handle(event)
@@ -345,6 +350,7 @@ class Daemon:
         self.start_audio()
         try:
             await self.start_osc()
+            self.start_link()
             self.start_surfaces()
             deadline = time.monotonic() + seconds if seconds else None
             next_reload = time.monotonic() + RELOAD_CHECK_S
@@ -391,8 +397,28 @@ class Daemon:
                 self.on_status(f"{what} failed ({type(exc).__name__}: {exc}); "
                                f"{self.loop_errors} loop errors so far")
 
+    def start_link(self) -> None:
+        """Join the mix link when `link:` is configured (docs/link.md)."""
+        if self.config.link is None:
+            return
+        from surfaced.link.link import MixLink
+
+        def say(msg: str) -> None:  # the link speaks from its own threads
+            loop = self.loop
+            if loop is not None and not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self.on_status, msg)
+                    return
+            log.info("%s", msg)
+
+        self.link = MixLink(self.mixer, self.config.link, on_status=say)
+        self.link.start()
+
     async def shutdown(self) -> None:
         """Close surfaces, transports, listeners and the audio driver."""
+        if self.link is not None:  # first: let go of holds while the surfaces still exist
+            self.link.close()
+            self.link = None
         for b in self.bindings:
             if b.surface is not None:
                 b.surface.close()
