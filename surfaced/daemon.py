@@ -23,6 +23,7 @@ from surfaced.config import Config
 from surfaced.events import Event
 from surfaced.mix.ab import ABCompare
 from surfaced.mix.audio import HeadlessClock, LiveStream, default_output_available
+from surfaced.mix.audio_supervisor import AudioSupervisor, open_live, playing_through
 from surfaced.mix.changelog import ChangeLog, format_change
 from surfaced.mix.commands import CommandError
 from surfaced.mix.engine import Engine
@@ -75,6 +76,7 @@ class Daemon:
         self.mixer.commands.register("log", self._cmd_log)
         self.driver: LiveStream | HeadlessClock | None = None
         self.where = ""
+        self.audio_watch: AudioSupervisor | None = None
         self.osc: list[OscListener] = []
         self.native: NativeOsc | None = None
         self.x32: Any = None  # surfaced.surfaces.x32.X32Osc, with its own UDP listener:
@@ -97,26 +99,18 @@ class Daemon:
         """Open the audio device, or the headless clock when there is none."""
         cfg = self.config
         inputs = self.session.inputs_needed()
-        live: LiveStream | None = None
         if not cfg.headless and default_output_available():
-            if inputs:
-                try:
-                    live = LiveStream(self.engine, device=cfg.audio_device, block=cfg.block,
-                                      in_channels=inputs)
-                except Exception as exc:  # too few inputs, or no input at all
-                    self.on_status(f"the session's channels need {inputs} device input(s), "
-                                   f"which the audio device cannot give ({exc}); they play "
-                                   "silence")
-            if live is None:
-                try:
-                    live = LiveStream(self.engine, device=cfg.audio_device, block=cfg.block)
-                except Exception as exc:  # PortAudio refuses: fall back, and say why
-                    self.on_status(f"audio device unavailable ({exc}); using the headless clock")
-            if live is not None:
+            try:
+                live = open_live(self.engine, cfg.audio_device, cfg.block, inputs, self.on_status)
+            except Exception as exc:  # PortAudio refuses: fall back, and say why
+                self.on_status(f"audio device unavailable ({exc}); using the headless clock "
+                               "(will move to the device when it opens)")
+            else:
                 self.driver = live
-                self.where = f"playing through {live.device_name} at {self.engine.rate} Hz"
+                self.where = playing_through(live, self.engine.rate)
         elif not cfg.headless:
-            self.on_status("no audio output device found; running on the headless clock")
+            self.on_status("no audio output device found; running on the headless clock "
+                           "(will move to a device when one appears)")
         if self.driver is None:
             self.driver = HeadlessClock(self.engine, block=cfg.block)
             self.where = "headless clock (no audio device)"
@@ -124,6 +118,43 @@ class Daemon:
                 self.on_status("channels fed from device inputs play silence on the headless "
                                "clock")
         self.driver.start()
+
+    def start_audio_watch(self) -> None:
+        """Watch the audio device from a small thread (surfaced.mix.audio_supervisor):
+        fall back to the headless clock when it goes away, move back when it
+        returns. Not with `headless: true`: that daemon never takes a device."""
+        if self.config.headless or self.driver is None or self.audio_watch is not None:
+            return
+
+        def switched(driver: LiveStream | HeadlessClock, where: str) -> None:
+            self.driver, self.where = driver, where
+
+        cfg, inputs = self.config, self.session.inputs_needed()
+        self.audio_watch = AudioSupervisor(
+            self.engine, self.driver, block=cfg.block,
+            open_stream=lambda: open_live(self.engine, cfg.audio_device, cfg.block, inputs,
+                                          self._say_from_thread),
+            say=self._say_from_thread, on_switch=switched)
+        self.audio_watch.start()
+
+    @property
+    def audio_losses(self) -> int:
+        """Times the live audio stream was lost and the headless clock took over."""
+        return self.audio_watch.losses if self.audio_watch is not None else 0
+
+    @property
+    def audio_returns(self) -> int:
+        """Times the engine moved from the headless clock onto an audio device."""
+        return self.audio_watch.returns if self.audio_watch is not None else 0
+
+    def _say_from_thread(self, msg: str) -> None:
+        """on_status for another thread: said on the daemon's loop while it runs."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self.on_status, msg)
+                return
+        log.info("%s", msg)
 
     # ------------------------------------------------------------------ OSC
     async def start_osc(self) -> None:
@@ -348,6 +379,7 @@ class Daemon:
         """Start everything, tick until `stop` is set (or `seconds` pass), shut down."""
         self.loop = asyncio.get_running_loop()
         self.start_audio()
+        self.start_audio_watch()
         try:
             await self.start_osc()
             self.start_link()
@@ -438,6 +470,9 @@ class Daemon:
         for listener in self.osc:
             await listener.close()
         self.osc.clear()
+        if self.audio_watch is not None:
+            self.audio_watch.close()  # no driver switch from here on
+            self.audio_watch = None
         if self.driver is not None:
             self.driver.stop()
 

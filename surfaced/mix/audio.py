@@ -3,11 +3,21 @@
 All three call the core's one block function, sf_process(). The live stream
 and the headless clock run it from a C thread, so no Python runs in the audio
 path: a busy interpreter or a garbage collection cannot make audio late.
+
+PortAudio is a process-wide library that only sees the devices (and the JACK
+server) present when it was initialised, and its JACK host API cannot be shut
+down once its server has gone: stopping or closing such a stream waits ten
+minutes for a process cycle that never comes, and terminating asserts. The
+functions at the end of the PortAudio section below (acquire, release,
+abandon) are how surfaced.mix.audio_supervisor gets around both.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,16 +119,70 @@ class LiveStream(_Driver):
             wrap_callback=None,
         )
         self.block = block
+        self._released = False
+        dev = self._stream.device
+        info = sd.query_devices(dev[1] if isinstance(dev, tuple | list) else dev)
+        #: PortAudio's name for the host API the stream runs on ("ALSA", JACK_HOST_API, ...)
+        self.host_api = str(sd.query_hostapis(info["hostapi"])["name"])
+
+    @property
+    def on_jack(self) -> bool:
+        """True when the stream runs through PortAudio's JACK host API."""
+        return self.host_api == JACK_HOST_API
+
+    @property
+    def running(self) -> bool:
+        """PortAudio still runs the stream: False once it stopped by itself (the JACK
+        server went away or closed our client, the device failed) or was stopped."""
+        if self._released:
+            return False
+        try:
+            return bool(self._stream.active)
+        except Exception:  # PortAudio no longer knows the stream: it is not running
+            return False
 
     def start(self) -> None:
         """Start the audio callbacks."""
         self._stream.start()
 
     def stop(self) -> None:
-        """Stop and close the stream (waits for the last callback)."""
+        """Stop and close the stream (waits for the last callback).
+
+        A stream whose JACK server went away is let go of instead (see
+        release_dead): stopping it the ordinary way would hang.
+        """
+        if self._released:
+            return
+        if self.on_jack and not self._stream.stopped and not self.running:
+            self.release_dead()
+            return
+        self._released = True
         with contextlib.suppress(Exception):
             self._stream.stop()
         self._stream.close()
+
+    def release_dead(self, timeout: float = 2.0) -> bool:
+        """Let go of a stream that stopped by itself; leave PortAudio released.
+
+        After this no callback of this stream runs again, and PortAudio is not
+        initialised (acquire_portaudio() before opening anything). A JACK
+        stream is never stopped or closed (PortAudio would wait ten minutes
+        for its dead server, then assert): the whole PortAudio instance is
+        left behind and a fresh copy takes its place. Any other stream is
+        aborted and closed from a helper thread; if that does not finish
+        within `timeout` seconds, its PortAudio is left behind the same way.
+        Returns False when no fresh PortAudio could be loaded, so no device
+        can be opened again in this process.
+        """
+        if self._released:
+            return True
+        self._released = True
+        # PortAudio's memory may still point at our C userdata; keep it alive.
+        _left_behind_streams.append(self)
+        if self.on_jack or not _stop_in_time(self._stream, timeout):
+            return abandon_portaudio()
+        release_portaudio()
+        return True
 
     @property
     def device_name(self) -> str:
@@ -179,6 +243,122 @@ def default_output_available() -> bool:
     except Exception:
         return False
     return True
+
+
+# ------------------------------------------------------------ PortAudio itself
+#
+# sounddevice keeps PortAudio in two module globals: `_lib` (the loaded
+# library) and `_initialized` (its Pa_Initialize count). These functions are
+# the only place that touches them besides LiveStream.
+
+JACK_HOST_API = "JACK Audio Connection Kit"
+
+# Copies of PortAudio left behind with a dead JACK client or a stream that
+# would not stop, and the streams in them. They stay loaded for the life of
+# the process: libjack still holds a pointer to the old copy's error
+# callback, and unloading it (cffi does, when its library object is
+# collected) crashes the next JACK call.
+_left_behind_libs: list[Any] = []
+_left_behind_streams: list[LiveStream] = []
+_portaudio_file: list[str] = []  # the library sounddevice loaded first, once found
+
+
+def acquire_portaudio() -> None:
+    """Initialise PortAudio if it is not: it then sees the devices and the JACK
+    server (JACK_DEFAULT_SERVER) present now."""
+    import sounddevice as sd
+
+    if not sd._initialized:
+        sd._initialize()
+
+
+def release_portaudio() -> None:
+    """Terminate PortAudio completely (closing any stream still open in it).
+
+    Only while its JACK server, if it has one, is still up: PortAudio's JACK
+    host API asserts and aborts the process when it terminates after its
+    server has gone (abandon_portaudio() is for that case).
+    """
+    import sounddevice as sd
+
+    while sd._initialized:
+        sd._terminate()
+
+
+def abandon_portaudio() -> bool:
+    """Leave the current PortAudio behind, untouched, and give sounddevice a fresh,
+    uninitialised copy of the library.
+
+    Two loads of one file would share their state, so the fresh one is loaded
+    from a private copy of the file (deleted again once loaded). Returns False
+    when that cannot be done (the library's file is not known on this
+    platform, or the temporary folder does not allow loading code); then
+    sounddevice is left unusable rather than pointed at the broken copy.
+    """
+    import sounddevice as sd
+
+    fresh: Any = None
+    src = _loaded_portaudio_file()
+    if src is not None:
+        try:
+            with tempfile.TemporaryDirectory(prefix="surfaced-portaudio-") as tmp:
+                copy = Path(tmp) / Path(src).name
+                shutil.copyfile(src, copy)
+                fresh = sd._ffi.dlopen(str(copy))
+        except OSError:
+            fresh = None
+    _left_behind_libs.append(sd._lib)
+    if fresh is not None:
+        sd._lib = fresh
+    # Either way, nothing may call the old copy again: not even sounddevice's
+    # exit handler, whose Pa_Terminate would hang on the dead stream.
+    sd._initialized = 0
+    if fresh is None:
+        sd._lib = _UnusablePortAudio()
+    return fresh is not None
+
+
+def _loaded_portaudio_file() -> str | None:
+    """The file of the PortAudio library sounddevice loaded at import (Linux)."""
+    if not _portaudio_file:
+        try:
+            with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+                for line in maps:
+                    path = line.split(maxsplit=5)[-1].strip()
+                    # Our own copies are deleted once loaded: "(deleted)".
+                    if Path(path).name.startswith("libportaudio") and path.startswith("/") \
+                            and not path.endswith("(deleted)"):
+                        _portaudio_file.append(path)
+                        break
+        except OSError:
+            return None
+    return _portaudio_file[0] if _portaudio_file else None
+
+
+class _UnusablePortAudio:
+    """Stands in for PortAudio when no fresh copy could be loaded: every call fails."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise OSError("PortAudio is unusable in this process after its device went away; "
+                      "restart surfaced to use an audio device again")
+
+
+def _stop_in_time(stream: Any, timeout: float) -> bool:
+    """Abort and close a PortAudio stream from a helper thread; False if that did not
+    finish within `timeout` seconds (a hung driver must not hang the caller)."""
+    import sounddevice as sd
+
+    # Call the copy the stream lives in, even if sounddevice moves on meanwhile.
+    pa, ptr = sd._lib, stream._ptr
+    done = threading.Event()
+
+    def work() -> None:
+        pa.Pa_AbortStream(ptr)  # a negative error is fine: it is already stopped
+        pa.Pa_CloseStream(ptr)
+        done.set()
+
+    threading.Thread(target=work, name="surfaced-audio-release", daemon=True).start()
+    return done.wait(timeout)
 
 
 def render(
