@@ -49,7 +49,6 @@ from surfaced.link.wire import (
 )
 from surfaced.mix.mixer import Change, Mixer
 from surfaced.mix.params import ParamError
-from surfaced.transports.osc_codec import encode_message
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +99,15 @@ class MixLink:
         self._marker_due = 0.0
         self._refused: dict[str, Change] = {}  # path -> first local change refused since
         self._mine: dict[str, str] = {}  # path -> source of this daemon's holds
+        # Writes sent and not yet acknowledged: mid -> (path, stamp, what it replaced),
+        # and the paths they are of. A path with a write in flight waits for its
+        # acknowledgement and then sends only its latest value: under a burst (a
+        # fader swept fast) the link carries fewer, fresher values instead of a
+        # queue of old ones.
         self._inflight: dict[int, tuple[str, Stamp, Held | None]] = {}
+        self._busy: dict[str, int] = {}
         self._said_readonly = False
+        self._heard: set[str] = set()  # paths the broker sent since this connection subscribed
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -116,6 +122,7 @@ class MixLink:
             client.tls_set(ca_certs=cfg.ca, certfile=cfg.cert, keyfile=cfg.key)
         client.will_set(self.topics.presence(), encode_presence(False), qos=1, retain=True)
         client.reconnect_delay_set(1, 10)
+        client.max_inflight_messages_set(100)  # a whole mix of seeds goes out quickly
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -275,6 +282,7 @@ class MixLink:
                 self.say(f"link: the broker refused the subscription to {self.topics.all} "
                          f"({', '.join(item)}): this account may not read the mix")
             self._token = secrets.token_hex(8)
+            self._heard.clear()
             self._marker_due = time.monotonic() + MARKER_WAIT_S
             client.publish(self.topics.marker(), self._token.encode(), qos=1)
         elif kind == "disconnected":
@@ -292,6 +300,7 @@ class MixLink:
             self.connected = self.synced = False
             self._token = ""
             self._inflight.clear()
+            self._busy.clear()
             self.state.cut_off()
         elif kind == "unreachable":
             if not self.refusal:
@@ -306,7 +315,9 @@ class MixLink:
         elif kind == "denied":
             self._denied(*item)
         elif kind == "acked":
-            self._inflight.pop(item, None)
+            sent = self._inflight.pop(item, None)
+            if sent is not None and self._busy.get(sent[0]) == item:
+                del self._busy[sent[0]]
 
     def _control(self, msg: Claim | Presence | Marker) -> None:
         state = self.state
@@ -333,6 +344,9 @@ class MixLink:
             for path in self.mixer.paths():
                 if self.state.linked(path):
                     self.state.seed(path, self.mixer.get(path))
+            # A broker that lost its retained values (restarted without persistence)
+            # gets them back from whoever holds them, stamps unchanged.
+            self.state.dirty.update(set(self.state.held) - self._heard)
             mine = dict(self._mine)
         for path, source in mine.items():
             stamp = self.clock.now()
@@ -368,6 +382,7 @@ class MixLink:
                 if spec.path != w.path:
                     continue  # only canonical paths travel
                 self.clock.observe(w.stamp)
+                self._heard.add(w.path)
                 outcome = state.receive(w)
                 if outcome.conflict is not None:
                     conflicts.append(outcome.conflict)
@@ -386,15 +401,19 @@ class MixLink:
     def _publish_dirty(self) -> None:
         state = self.state
         with state.lock:
-            paths = list(state.dirty)
+            paths = [p for p in state.dirty if p not in self._busy]
+            lost, state.lost = state.lost, []
+        for write in lost:
+            self._publish(self.topics.param(write.path), encode_write(write))
         for path in paths:
             out = state.to_publish(path)
             if out is None:
                 continue
             write, prior = out
             info = self._publish(self.topics.param(path), encode_write(write))
-            if info is not None and write.stamp.origin == self.id:
+            if info is not None:
                 self._inflight[info.mid] = (path, write.stamp, prior)
+                self._busy[path] = info.mid
 
     def _publish(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo | None:
         client = self._client
@@ -416,6 +435,10 @@ class MixLink:
         if sent is None:
             return
         path, stamp, prior = sent
+        if self._busy.get(path) == mid:
+            del self._busy[path]
+        if stamp.origin != self.id:
+            return  # a republish of another daemon's write: nothing of ours to put back
         with self.mixer.lock, self.state.lock:
             back = self.state.refused(path, stamp, prior)
             if back is not None:
@@ -481,22 +504,10 @@ class MixLink:
         return items if last is None else items[-last:] if last > 0 else []
 
     def handle_osc(self, event: Event) -> list[bytes]:
-        """`/link/status` and `/link/conflicts [N]`: the reply packets."""
-        name = event.address.strip("/")
-        if name == "link/status":
-            return [encode_message("/link/status", list(self.status()))]
-        if name == "link/conflicts":
-            n = 20
-            if event.args:
-                arg = event.args[0]
-                if isinstance(arg, bool) or not isinstance(arg, int) or not 1 <= arg <= 1000:
-                    return [encode_message("/error", ["link/conflicts: expected a count "
-                                                      "1..1000"])]
-                n = arg
-            return [encode_message("/link/conflicts",
-                                   [c.describe() for c in self.conflicts(n)])]
-        return [encode_message("/error", [f"unknown link command {name!r}; known: "
-                                          "link/status, link/conflicts [N]"])]
+        """`/link/status` and `/link/conflicts [N]`: the reply packets (surfaced.link.query)."""
+        from surfaced.link.query import answer
+
+        return answer(self, event)
 
 
 def touched_paths(mixer: Mixer) -> dict[str, str]:

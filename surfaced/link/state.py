@@ -106,6 +106,7 @@ class LinkState:
         # Recent stamps per path: MQTT delivers at least once, and a write sent again
         # after a reconnect must not look like a new one.
         self._seen: dict[str, deque[Stamp]] = {}
+        self.lost: list[Write] = []  # our unsent writes that lost, to send for the record
         self._conflict_keys: deque[tuple[str, Stamp, Stamp]] = deque(maxlen=CONFLICTS_KEPT)
 
     def linked(self, path: str) -> bool:
@@ -132,8 +133,10 @@ class LinkState:
         with self.lock:
             h = self.held.get(w.path)
             seen = self._seen.setdefault(w.path, deque(maxlen=SEEN_KEPT))
-            if w.stamp in seen:
-                return Outcome()  # our own write coming back, or one already taken
+            if w.stamp in seen:  # our own write coming back, or one already taken
+                if h is not None and w.stamp < h.stamp:  # ... though the broker holds it now
+                    return Outcome(republish=self._again(w.path, h))
+                return Outcome()
             seen.append(w.stamp)
             if h is None or w.stamp > h.stamp:
                 conflict = None
@@ -141,6 +144,12 @@ class LinkState:
                         and h.stamp.origin != w.stamp.origin \
                         and (w.base is None or w.base < h.stamp) and not _same(h.value, w.value):
                     conflict = self._conflict(w.path, h.as_write(w.path), w)
+                    if h.stamp.origin == self.me and w.path in self.dirty:
+                        # Ours, made while cut off, never sent: send it still, so every
+                        # daemon sees it lose and names it (the winner is put back).
+                        prior = self.exchanged.get(w.path)
+                        self.lost.append(replace(h, base=prior.stamp if prior else None)
+                                         .as_write(w.path))
                 self.held[w.path] = self.exchanged[w.path] = Held(w.value, w.stamp, w.base,
                                                                   w.source)
                 self.dirty.discard(w.path)
@@ -153,11 +162,15 @@ class LinkState:
             # The broker keeps the write it received last, not the largest: put the
             # winner back so a daemon that joins later starts from it. Its writer does
             # that (or everyone, when its writer is not there).
-            again = w.path not in self.dirty and (
-                h.stamp.origin == self.me or h.stamp.origin not in self.online)
-            if again:
-                self.dirty.add(w.path)
-            return Outcome(republish=again, conflict=conflict)
+            return Outcome(republish=self._again(w.path, h), conflict=conflict)
+
+    def _again(self, path: str, h: Held) -> bool:
+        """Publish the held write again (its writer does, or everyone when it is gone)."""
+        again = path not in self.dirty and (h.stamp.origin == self.me
+                                            or h.stamp.origin not in self.online)
+        if again:
+            self.dirty.add(path)
+        return again
 
     def _conflict(self, path: str, lost: Write, won: Write) -> Conflict | None:
         key = (path, lost.stamp, won.stamp)

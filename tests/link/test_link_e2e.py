@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from link.broker import Broker
 from link.harness import LinkedDaemon, link_config, wait_until
 from link.proxy import Cable
 from surfaced.events import Event
+from surfaced.link.__main__ import main as link_cli
 from surfaced.transports.osc_codec import encode_message, parse_packet
 
 pytestmark = pytest.mark.slow
@@ -81,7 +83,6 @@ def test_a_daemon_restarted_catches_up_from_the_retained_mix(broker: Broker) -> 
         a.mixer.apply({"ch/1/fader": -3.0, "ch/2/mute": 1.0, "ch/1/name": "Vox"}, "surface:a")
         again = LinkedDaemon(link_config(broker.url, "b")).start()  # a fresh session
         try:
-            assert again.mixer.get("ch/1/fader") != -3.0
             wait_until(lambda: again.in_mix() and same_mix([a, again]))
             assert again.mix() == a.mix()
             assert again.mixer.get("ch/1/name") == "Vox"
@@ -90,7 +91,7 @@ def test_a_daemon_restarted_catches_up_from_the_retained_mix(broker: Broker) -> 
 
 
 def test_a_partition_heals_to_one_mix_and_names_the_overwritten_change(
-        broker: Broker) -> None:
+        broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cable = Cable(broker.port)
     try:
         with daemons((cable.url, "a"), (broker.url, "b"), (broker.url, "c")) as (a, b, c):
@@ -118,6 +119,12 @@ def test_a_partition_heals_to_one_mix_and_names_the_overwritten_change(
                 named = [x for x in d.link.conflicts() if x.path == "ch/1/fader"]
                 assert [(x.lost.value, x.won.value) for x in named] == [(loser, final)]
             assert not any(x.path in ("ch/2/pan", "ch/1/pan") for x in a.link.conflicts())
+            # the shell asks the running daemon
+            cfg = tmp_path / "config.yaml"
+            cfg.write_text(f"osc: [{{protocol: udp, port: {c.daemon.osc[0].address[1]}}}]\n")
+            assert link_cli(["conflicts", "--config", str(cfg)]) == 0
+            out = capsys.readouterr().out
+            assert f"lost {loser:g} by" in out and "ch/1/fader" in out
     finally:
         cable.close()
 
@@ -165,3 +172,22 @@ def test_a_held_fader_refuses_other_daemons_moves_and_their_surface_is_told(
         assert wait_until(lambda: b.link.state.owner("ch/1/fader") is None)
         tablet.send("/ch/1/fader", -1.0)
         assert wait_until(lambda: a.mixer.get("ch/1/fader") == -1.0)
+
+
+def test_a_broker_restarted_without_its_store_gets_the_mix_back(broker: Broker) -> None:
+    with daemons((broker.url, "a"), (broker.url, "b")) as (a, b):
+        a.mixer.set("ch/1/fader", -12.0, "surface:a")
+        assert wait_until(lambda: b.mixer.get("ch/1/fader") == -12.0)
+        broker.stop()
+        (broker.folder / "mosquitto.db").unlink(missing_ok=True)  # every retained value gone
+        assert wait_until(lambda: not a.link.connected and not b.link.connected)
+        b.mixer.set("ch/2/name", "Keys", "surface:b")  # made while the broker is away
+        broker.start()
+        assert wait_until(lambda: a.in_mix() and b.in_mix() and same_mix([a, b]), 30)
+        late = LinkedDaemon(link_config(broker.url, "late")).start()
+        try:
+            wait_until(lambda: late.in_mix() and same_mix([a, late]))
+            assert late.mix() == a.mix()
+            assert late.mixer.get("ch/1/fader") == -12.0 and late.mixer.get("ch/2/name") == "Keys"
+        finally:
+            late.stop()
