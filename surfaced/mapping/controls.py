@@ -34,7 +34,8 @@ from surfaced.mix.commands import KNOWN
 from surfaced.mix.params import ParamError, ParamSpec, spec_for
 
 CONTROL_KEYS: Final = (
-    "each", "when", *INPUT_KINDS, "channel", "value", "args", "arg", "input_range", "inc",
+    "each", "when", *INPUT_KINDS, "channel", "value", "press_bit", "args", "arg",
+    "input_range", "inc",
     "dec", "param", "action", "meter", "button", "values", "hold_time", "encoder", "taper",
     "invert", "range", "curve", "takeover", "touch", "fake_touch", "echo", "feedback", "rate",
     "source", "floor", "ceiling",
@@ -195,7 +196,7 @@ def _sub_input(node: Node, key: str, env: dict[str, int], channel: int,
     kind = find_kind(sub, INPUT_KINDS, key, required=True)
     assert kind is not None
     check_transport(sub, kind, transport)
-    sub.check_keys((kind, "channel", "value", "args", "arg"), f"{key}")
+    sub.check_keys((kind, "channel", "value", "press_bit", "args", "arg"), f"{key}")
     return parse_input(sub, env, kind, channel)
 
 

@@ -28,7 +28,7 @@ from surfaced.mapping.sysex import SysexTemplate
 
 CHANNEL_KINDS: Final = ("pitchbend", "pressure", "program")  # the kind key names the channel
 WIDE_KINDS: Final = ("pitchbend", "cc14", "nrpn", "rpn")  # 14-bit values
-INPUT_EXTRA: Final = ("channel", "value", "args", "arg", "input_range")
+INPUT_EXTRA: Final = ("channel", "value", "press_bit", "args", "arg", "input_range")
 OUTPUT_EXTRA: Final = ("channel", "value", "range", "ring", "blank", "text", "empty", "args")
 OUTPUT_ONLY: Final = ("ring", "blank", "text", "empty")
 
@@ -121,7 +121,11 @@ def parse_input(node: Node, env: Mapping[str, int], kind: str, channel: int = 0)
     value = None
     if "value" in node:
         value = node.int_("value", env, lo=0, hi=16383, what="a raw value to match")
-    return InputSpec(raw_lo=lo, raw_hi=hi, value=value, **fields)
+    press_bit = node.int_("press_bit", env, 0, lo=1, hi=8192, what="a bit of the raw value")
+    if press_bit and (value is None or press_bit & (press_bit - 1) or value & press_bit):
+        raise node.error("press_bit", "expected one bit (like 0x40) outside value:, which it "
+                                      "needs: value: matches the other bits")
+    return InputSpec(raw_lo=lo, raw_hi=hi, value=value, press_bit=press_bit, **fields)
 
 
 def parse_output(node: Node, env: Mapping[str, int], kind: str, *, channel: int = 0,

@@ -29,7 +29,8 @@ class InputSpec:
     channel: int = 0
     number: int = 0  # note / CC / NRPN / RPN number, or the CC14 MSB controller
     lsb: int = 0  # CC14: the LSB controller
-    value: int | None = None  # only events with exactly this raw value
+    value: int | None = None  # only events with exactly this raw value (without press_bit)
+    press_bit: int = 0  # the bit of the raw value that says pressed (HUI switches)
     sysex: SysexTemplate | None = None
     address: str = ""  # OSC address (may contain * ? [] wildcards)
     arg: int = 0  # OSC: which argument carries the value

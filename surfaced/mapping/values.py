@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from surfaced.mix import tapers
 from surfaced.mix.params import ParamSpec
 
-ENCODINGS = ("twos-complement", "sign-magnitude", "offset-64", "inc-dec", "delta")
+ENCODINGS = ("twos-complement", "sign-magnitude", "sign-magnitude-cw", "offset-64", "inc-dec",
+             "delta")
 BUTTONS = ("momentary", "toggle", "hold", "set")
 TAPERS = ("param", "fader", "linear", "log", "bool", "int")
 
@@ -158,6 +159,7 @@ def decode_ticks(encoding: str, raw: int) -> int:
 
     - two's complement: 1..63 up, 127..64 down (127 = -1);
     - sign-magnitude (Mackie V-Pot): bit 6 set = down, bits 0-5 = ticks;
+    - sign-magnitude-cw (HUI V-Pot): bit 6 set = up, bits 0-5 = ticks;
     - offset-64 (binary offset): 65 = +1, 63 = -1.
     """
     raw &= 0x7F
@@ -165,6 +167,8 @@ def decode_ticks(encoding: str, raw: int) -> int:
         return raw - 128 if raw & 0x40 else raw
     if encoding == "sign-magnitude":
         return -(raw & 0x3F) if raw & 0x40 else raw & 0x3F
+    if encoding == "sign-magnitude-cw":
+        return raw & 0x3F if raw & 0x40 else -(raw & 0x3F)
     if encoding == "offset-64":
         return raw - 64
     raise ValueError(f"no 7-bit decoding for encoding {encoding!r}")

@@ -82,14 +82,15 @@ class Inputs:
         captures: dict[str, bytes] = {}
         chosen: tuple[int, str] | None = None
         held = self.held.pop(key, None)
-        if held is not None and not self._is_press(self._spec(held, "input"), payload, {}):
+        if held is not None and _fits(self._spec(held, "input"), payload) \
+                and not self._is_press(self._spec(held, "input"), payload, {}):
             chosen = (held, "input")
         else:
             for idx, role in self._candidates(key):
                 spec = self._spec(idx, role)
                 if not rt.states[idx].active:
                     continue
-                if spec.value is not None and payload != spec.value:
+                if not _fits(spec, payload):
                     continue
                 if spec.sysex is not None:
                     got = spec.sysex.match(payload) if isinstance(payload, bytes) else None
@@ -152,6 +153,8 @@ class Inputs:
         return got[0] << 7 | got[1] if len(got) == 2 else got[0]
 
     def _is_press(self, spec: InputSpec, payload: Payload, captures: dict[str, bytes]) -> bool:
+        if spec.press_bit:
+            return isinstance(payload, int) and bool(payload & spec.press_bit)
         if spec.value is not None:
             return True
         if spec.kind == "note":
@@ -330,6 +333,13 @@ class Inputs:
                 rt.mixer.commands.run(target.to, target.args, rt.surface_id)
             except (ValueError, OSError) as exc:
                 rt.error(f"command {target.to}", exc, rt.controls[idx].name)
+
+
+def _fits(spec: InputSpec, payload: Payload) -> bool:
+    """Does `payload` carry the raw value `spec` listens for (`value:`, less `press_bit:`)?"""
+    if spec.value is None:
+        return True
+    return isinstance(payload, int) and payload & ~spec.press_bit == spec.value
 
 
 def _key_text(key: Key) -> str:

@@ -39,3 +39,22 @@ def test_the_pages_example_loads(tmp_path: Path) -> None:
                                  *BUTTONS, *ENCODINGS])
 def test_every_key_and_word_is_documented(key: str) -> None:
     assert f"`{key}" in DOC or f"{key}:" in DOC, f"docs/mapping.md does not mention {key!r}"
+
+
+GUIDE = (ROOT / "docs" / "mappings.md").read_text()
+
+
+def test_the_device_table_lists_every_shipped_mapping() -> None:
+    listed = set(re.findall(r"^\| `([\w-]+)` \|", GUIDE, flags=re.M))
+    shipped = {p.stem for p in (ROOT / "mappings").glob("*.yaml")}
+    assert listed == shipped
+
+
+def test_the_guide_examples_load(tmp_path: Path) -> None:
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", GUIDE, flags=re.S)
+              if "match:" in b and "controls:" in b]
+    assert len(blocks) >= 4
+    for n, block in enumerate(blocks):
+        path = tmp_path / f"guide{n}.yaml"
+        path.write_text(block)
+        assert load_mapping(path).controls
