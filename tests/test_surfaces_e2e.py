@@ -185,10 +185,11 @@ def test_mackie_control_end_to_end(jack: object, tmp_path: Path) -> None:
                                what="handshake again")
             await mcu.wait_for(lambda m: m == pb(0, fader_value(-20.0)), what="state again")
 
-            # a mapping edit on disk is picked up without stopping anything
+            # a mapping edit on disk is picked up without stopping anything: the
+            # device file now overrides the protocol's MUTE row
             path = user / "mackie-control.yaml"
-            text = path.read_text().replace("param: ch/${ch}/mute", "param: ch/${ch}/solo")
-            path.write_text(text)
+            path.write_text(path.read_text() + "controls:\n  mute:\n    each: {strip: 0..7}\n"
+                            "    note: ${0x10 + strip}\n    param: ch/${ch}/solo\n")
             await until(lambda: d.reloads == 1, timeout=5, what="reload")
             mcu.send(0x90, 0x10, 127)
             mcu.send(0x90, 0x10, 0)
