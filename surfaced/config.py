@@ -9,6 +9,7 @@ is docs/examples/config.yaml.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ def _shipped_mappings() -> Path:
 
 
 SHIPPED_MAPPINGS = _shipped_mappings()
-_TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate", "link")
+_TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate", "link",
+        "web")
 
 
 class ConfigError(ValueError):
@@ -48,6 +50,17 @@ class X32Config:
     port: int = 10023  # the console's own port, where X32 remote apps look
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    """The browser surface (surfaced.surfaces.web, docs/browser.md)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # 0.0.0.0 lets phones on the network in: read docs/browser.md first
+    port: int = 8080
+    artists: dict[str, int] = field(default_factory=dict)  # name -> the aux bus of their cue mix
+    tokens: dict[str, str] = field(default_factory=dict)  # engineer | artist name | bus/N -> token
+
+
 @dataclass
 class Config:
     """The daemon's settings, with their defaults."""
@@ -64,6 +77,7 @@ class Config:
         OscListenerConfig("tcp", "127.0.0.1", 9000, "size"),
     ])
     x32: X32Config | None = field(default_factory=X32Config)  # None: turned off
+    web: WebConfig = field(default_factory=WebConfig)
     mdns: bool = True  # announce OSC listeners that are not loopback-only
     name: str | None = None  # how apps list surfaced; None: "surfaced on HOSTNAME"
     mapping_dirs: list[Path] = field(default_factory=list)
@@ -177,6 +191,7 @@ def load_config(path: str | Path | None = None) -> Config:
             except (TypeError, ValueError) as exc:
                 raise _fail(name, listeners, i, where, str(exc)) from None
     _load_x32_mdns(name, data, cfg)
+    cfg.web = _load_web(name, data)
     cfg.link = _load_link(name, data)
     maps = _section(name, data, "mappings", ("dirs", "enable"))
     dirs = maps.get("dirs") or []
@@ -277,3 +292,53 @@ def _load_link(path: str, data: Any) -> LinkConfig | None:
                           keepalive=keepalive, exclude=tuple(exclude))
     except ValueError as exc:
         raise _fail(path, data, "link", "link", str(exc)) from None
+
+
+_ARTIST = re.compile(r"^[\w][\w .'-]{0,31}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_~.-]{16,128}$")
+
+
+def _load_web(path: str, data: Any) -> WebConfig:
+    """The web section; `web: false` (or `enabled: false`) turns the page off."""
+    if data.get("web") is False:
+        return WebConfig(enabled=False)
+    if data.get("web") is True:
+        return WebConfig()
+    web = _section(path, data, "web", ("enabled", "host", "port", "artists", "tokens"))
+    enabled = _bool(path, web, "enabled", "web.enabled") if "enabled" in web else True
+    host = web.get("host", "127.0.0.1")
+    if not isinstance(host, str) or not host:
+        raise _fail(path, web, "host", "web.host", "expected an address (127.0.0.1, 0.0.0.0)")
+    port = web.get("port", 8080)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise _fail(path, web, "port", "web.port", "expected a port number 0..65535")
+    artists = web.get("artists") or {}
+    if not isinstance(artists, dict):
+        raise _fail(path, web, "artists", "web.artists", "expected names and buses "
+                                                         "({Drummer: 1, Singer: 2})")
+    for who, bus in artists.items():
+        if not isinstance(who, str) or not _ARTIST.match(who) or who == "engineer":
+            raise _fail(path, artists, who, f"web.artists.{who}", "expected a name of 1..32 "
+                        "letters, digits, spaces or .'-")
+        if isinstance(bus, bool) or not isinstance(bus, int) or not 1 <= bus <= 64:
+            raise _fail(path, artists, who, f"web.artists.{who}", f"expected the number of "
+                        f"their aux bus (1, 2, ...), got {bus!r}")
+    tokens = web.get("tokens") or {}
+    if not isinstance(tokens, dict):
+        raise _fail(path, web, "tokens", "web.tokens", "expected roles and tokens "
+                                                       "({engineer: ..., Drummer: ...})")
+    seen: set[str] = set()
+    for role, token in tokens.items():
+        bus_role = isinstance(role, str) and re.fullmatch(r"bus/[1-9]\d?", role) is not None
+        if role != "engineer" and role not in artists and not bus_role:
+            raise _fail(path, tokens, role, f"web.tokens.{role}", "expected engineer, an "
+                        "artist named in web.artists, or bus/N")
+        if not isinstance(token, str) or not _TOKEN.match(token):
+            raise _fail(path, tokens, role, f"web.tokens.{role}", "expected 16..128 letters, "
+                        "digits or _-.~ (python3 -c 'import secrets; "
+                        "print(secrets.token_urlsafe(18))')")
+        if token in seen:
+            raise _fail(path, tokens, role, f"web.tokens.{role}", "the same token as another "
+                        "role; each role needs its own")
+        seen.add(token)
+    return WebConfig(enabled, host, port, dict(artists), dict(tokens))

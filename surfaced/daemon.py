@@ -82,6 +82,7 @@ class Daemon:
         self.x32: Any = None  # surfaced.surfaces.x32.X32Osc, with its own UDP listener:
         self.x32_listener: OscListener | None = None
         self.mdns: Any = None  # surfaced.surfaces.mdns.Advertiser
+        self.web: Any = None  # surfaced.surfaces.web.server.WebSurface (docs/browser.md)
         self.link: Any = None  # surfaced.link.link.MixLink, with `link:` configured
         self.bindings: list[SurfaceBinding] = []
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -383,6 +384,7 @@ class Daemon:
         try:
             await self.start_osc()
             self.start_link()
+            await self.start_web()
             self.start_surfaces()
             deadline = time.monotonic() + seconds if seconds else None
             next_reload = time.monotonic() + RELOAD_CHECK_S
@@ -446,6 +448,13 @@ class Daemon:
         self.link = MixLink(self.mixer, self.config.link, on_status=say)
         self.link.start()
 
+    async def start_web(self) -> None:
+        """The browser surface on this loop, when configured; says each role's link."""
+        from surfaced.surfaces.web import open_web
+
+        self.web = await open_web(self.mixer, self.config.web, self.config.feedback_rate,
+                                  self.on_status)
+
     async def shutdown(self) -> None:
         """Close surfaces, transports, listeners and the audio driver."""
         if self.link is not None:  # first: let go of holds while the surfaces still exist
@@ -459,6 +468,9 @@ class Daemon:
         self.bindings.clear()
         if self.native is not None:
             self.native.close()
+        if self.web is not None:
+            await self.web.close()
+            self.web = None
         if self.mdns is not None:
             await self.mdns.close()
             self.mdns = None
