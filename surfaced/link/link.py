@@ -513,9 +513,7 @@ class MixLink:
 def touched_paths(mixer: Mixer) -> dict[str, str]:
     """Every path some local source holds now -> one of its holders.
 
-    The mixer records touches but announces none, so the link looks at its
-    table (a few entries; the worker does it every POLL_S).
+    The mixer records touches but announces none, so the link asks for them
+    (a few entries; the worker does it every POLL_S).
     """
-    with mixer.lock:
-        table: dict[str, set[str]] = mixer._touch
-        return {path: min(holders) for path, holders in table.items() if holders}
+    return {path: min(holders) for path, holders in mixer.touched().items()}

@@ -257,6 +257,11 @@ class Mixer:
         with self._lock:
             return frozenset(self._touch.get(path, ()))
 
+    def touched(self) -> dict[str, frozenset[str]]:
+        """Every path held now, with who holds it (a copy: the link reads it to claim faders)."""
+        with self._lock:
+            return {path: frozenset(h) for path, h in self._touch.items() if h}
+
     def release_all(self, source: str) -> None:
         """Forget every touch of `source` (it went offline)."""
         with self._lock:
