@@ -28,8 +28,8 @@ def _shipped_mappings() -> Path:
 
 
 SHIPPED_MAPPINGS = _shipped_mappings()
-_TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate", "link",
-        "web")
+_TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate", "autosave",
+        "change_log", "web", "link")
 
 
 class ConfigError(ValueError):
@@ -84,6 +84,10 @@ class Config:
     enable: list[str] | None = None  # mapping names to use; None = all
     feedback_rate: float = 60.0
     link: LinkConfig | None = None  # the mix link to other daemons (docs/link.md); None: off
+    autosave_interval: float = 1.0  # seconds between autosaves while the mix changes
+    autosave_keep: int = 5  # autosaves kept beside the session as backups
+    change_log_max_bytes: int = 4 * 1024 * 1024  # NAME.log is rotated past this size
+    change_log_keep: int = 2  # rotated change logs kept (NAME.log.1, ...)
 
     def available_mappings(self) -> dict[str, Path]:
         """Every mapping file by name; a user's file replaces a shipped one of the same name."""
@@ -207,7 +211,31 @@ def load_config(path: str | Path | None = None) -> Config:
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 1 <= rate <= 1000:
         raise _fail(name, data, "feedback_rate", "feedback_rate", "expected 1..1000 per second")
     cfg.feedback_rate = float(rate)
+    autosave = _section(name, data, "autosave", ("interval", "keep"))
+    cfg.autosave_interval = _number(name, autosave, "interval", "autosave.interval",
+                                    cfg.autosave_interval, 0.1, 10.0, "seconds")
+    cfg.autosave_keep = int(_number(name, autosave, "keep", "autosave.keep", cfg.autosave_keep,
+                                    1, 100, "autosaves", whole=True))
+    log = _section(name, data, "change_log", ("max_kb", "keep"))
+    cfg.change_log_max_bytes = 1024 * int(_number(
+        name, log, "max_kb", "change_log.max_kb", cfg.change_log_max_bytes // 1024, 16,
+        1024 * 1024, "KiB", whole=True))
+    cfg.change_log_keep = int(_number(name, log, "keep", "change_log.keep", cfg.change_log_keep,
+                                      0, 100, "files", whole=True))
     return cfg
+
+
+def _number(path: str, data: Any, key: str, where: str, default: float, lo: float, hi: float,
+            unit: str, whole: bool = False) -> float:
+    """A number setting in lo..hi (a whole number when `whole`), or ConfigError."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi \
+            or (whole and not isinstance(value, int)):
+        kind = "a whole number" if whole else "a number"
+        raise _fail(path, data, key, where, f"expected {kind} of {unit} {lo:g}..{hi:g}, "
+                                            f"got {value!r}")
+    return float(value)
+
 
 
 def _load_x32_mdns(path: str, data: Any, cfg: Config) -> None:

@@ -31,6 +31,7 @@ from surfaced.mix.mixer import Mixer
 from surfaced.mix.scenes import SceneBook
 from surfaced.mix.undo import UndoHistory
 from surfaced.session import Session
+from surfaced.session.document import Document
 from surfaced.surfaces.native_osc import NativeOsc
 from surfaced.transports.midi import MidiTransport
 from surfaced.transports.osc import OscListener
@@ -60,9 +61,16 @@ class Daemon:
                  on_status: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.session = session
+        # The session as a file: recovery after an unclean stop (and migration of an
+        # older format) happen before the mixer is made, so it starts with the right mix.
+        self.document = Document(session, on_status or (lambda msg: log.info("%s", msg)),
+                                 interval=config.autosave_interval, keep=config.autosave_keep)
+        self.document.open()
         self.mixer: Mixer = session.make_mixer(max_block=max(512, config.block))
         self.engine: Engine = self.mixer.engine
-        self.changelog = ChangeLog(self.mixer)
+        self.changelog = ChangeLog(self.mixer, path=self.document.log_path,
+                                   max_bytes=config.change_log_max_bytes,
+                                   backups=config.change_log_keep)
         # The mix document's parts, each registering its commands (save,
         # scenes, undo, A/B, log) for surfaces, OSC peers and the CLI alike.
         self.scenes = SceneBook(self.mixer, session.scenes, session.safes)
@@ -74,6 +82,7 @@ class Daemon:
         self.assistant = Assistant(self.mixer, session, self.ab)  # assist/*
         self.assistant.register()
         self.mixer.commands.register("log", self._cmd_log)
+        self.document.attach(self.mixer, self.scenes, self.changelog)  # session/save, ...
         self.driver: LiveStream | HeadlessClock | None = None
         self.where = ""
         self.audio_watch: AudioSupervisor | None = None
@@ -379,6 +388,7 @@ class Daemon:
     async def run(self, stop: asyncio.Event, seconds: float | None = None) -> None:
         """Start everything, tick until `stop` is set (or `seconds` pass), shut down."""
         self.loop = asyncio.get_running_loop()
+        self.document.start()  # the running marker and the autosave worker
         self.start_audio()
         self.start_audio_watch()
         try:
@@ -393,6 +403,7 @@ class Daemon:
                 if deadline is not None and now >= deadline:
                     break
                 self._tick(now)
+                self._guarded("autosave", self.document.tick, now)
                 if now >= next_reload:
                     next_reload = now + RELOAD_CHECK_S
                     self._guarded("checking mappings", self.check_reload)
@@ -487,6 +498,8 @@ class Daemon:
             self.audio_watch = None
         if self.driver is not None:
             self.driver.stop()
+        # Last: save the session file if the mix changed, then remove the running marker.
+        self._guarded("saving the session", self.document.close)
 
 
 class _OscPeer:

@@ -195,6 +195,26 @@ def cmd_learn(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_save(args: argparse.Namespace) -> int:
+    """Ask the running daemon to save its mix to the session file (or to another file)."""
+    from surfaced.cli.remote import RemoteError, daemon_address, run_command
+    from surfaced.config import load_config
+
+    config = load_config(args.config)
+    values: tuple[str, ...] = ()
+    if args.save_as is None:
+        name = "session/save"
+    else:  # the daemon runs elsewhere (its own cwd): send the path as the user meant it
+        name = "session/save_as"
+        values = (str(Path(args.save_as).expanduser().absolute()),)
+    try:
+        reply = run_command(daemon_address(config), name, values, timeout=args.timeout)
+    except RemoteError as exc:
+        raise UserError(str(exc)) from None
+    print(f"saved {reply[0] if reply else '(no path in the reply)'}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate mapping files and summarise what each binds; exit 2 if any is wrong."""
     from surfaced.mapping import MappingError, check_file
@@ -276,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--midi-api", default=None, help="MIDI backend: jack, alsa, coremidi")
     la.add_argument("--timeout", type=float, default=30.0, help="seconds to wait")
     la.set_defaults(func=cmd_learn)
+    sv = sub.add_parser("save", help="save the running mix to its session file (or --as FILE)")
+    sv.add_argument("--as", dest="save_as", default=None, metavar="FILE",
+                    help="save to FILE instead, which becomes the session file")
+    sv.add_argument("--config", default=None,
+                    help="configuration file naming the daemon's OSC port "
+                         "(default: ~/.config/surfaced/config.yaml)")
+    sv.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds to wait for the daemon's answer (default 30)")
+    sv.set_defaults(func=cmd_save)
     c = sub.add_parser("check", help="validate mapping files and show what they bind")
     c.add_argument("files", nargs="+", help="mapping YAML files")
     c.set_defaults(func=cmd_check)

@@ -2,6 +2,8 @@
 the built-in generators and audio files."""
 
 from surfaced.session.read import (
+    BUILTIN_PATH,
+    FORMAT_VERSION,
     ChannelConfig,
     Session,
     SessionError,
@@ -11,5 +13,5 @@ from surfaced.session.read import (
     parse_session,
 )
 
-__all__ = ["ChannelConfig", "Session", "SessionError", "Source", "default_session",
-           "load_session", "parse_session"]
+__all__ = ["BUILTIN_PATH", "FORMAT_VERSION", "ChannelConfig", "Session", "SessionError",
+           "Source", "default_session", "load_session", "parse_session"]

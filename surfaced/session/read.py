@@ -2,6 +2,7 @@
 
 A session is YAML (loaded safely, with line numbers for errors)::
 
+    version: 2             # the session format (none: 1, migrated when the daemon loads it)
     rate: 48000            # optional, Hz
     buses: 4               # aux buses (0..16), optional
     duration: 16           # seconds, what `surfaced render` renders by default
@@ -16,6 +17,13 @@ A session is YAML (loaded safely, with line numbers for errors)::
     params:                           # any parameter by its full path
       master/fader: -3
       bus/1/fader: 0
+    safes: {kinds: [names], channels: [ch/2, master]}   # what no scene recall touches
+    scenes:
+      - name: Verse
+        fade: 2.0                     # optional crossfade, seconds (0..60)
+        scope: [faders, mutes]        # optional: the kinds it recalls (default: all)
+        values: {ch/1/fader: -6, ch/1/name: Kick}
+    reference: {wav: refs/record.wav} # a reference track, outside the mix (or {input: [5, 6]})
 
 Every mistake raises SessionError naming the file, line and key.
 """
@@ -30,8 +38,8 @@ import numpy as np
 
 from surfaced.mix import params
 from surfaced.mix.engine import Engine
-from surfaced.mix.mixer import Mixer
-from surfaced.mix.scenes import Safes, Scene
+from surfaced.mix.mixer import Mixer, Value
+from surfaced.mix.scenes import MAX_FADE_S, Safes, Scene, check_kinds, check_strips
 from surfaced.session import generators
 from surfaced.session.wavio import WavError, read_wav
 from surfaced.yamlmarks import YamlError, line_of, load_file
@@ -39,7 +47,12 @@ from surfaced.yamlmarks import YamlError, line_of, load_file
 DEFAULT_RATE = 48000
 DEFAULT_BUSES = 4
 DEFAULT_DURATION = 16.0
-_TOP_KEYS = ("rate", "buses", "duration", "channels", "params")
+FORMAT_VERSION = 2  # 1: no version key (no scenes or safes yet); 2: version, scenes, safes
+BUILTIN_PATH = "<built-in session>"
+_TOP_KEYS = ("version", "rate", "buses", "duration", "channels", "params", "safes", "scenes",
+             "reference")
+_SCENE_KEYS = ("name", "fade", "scope", "values")
+_SAFES_KEYS = ("kinds", "channels")
 
 
 class SessionError(ValueError):
@@ -70,6 +83,7 @@ class Session:
     """A loaded, validated session."""
 
     path: str
+    version: int = FORMAT_VERSION  # the format the file was written in (1: to be migrated)
     rate: int = DEFAULT_RATE
     buses: int = DEFAULT_BUSES
     duration: float = DEFAULT_DURATION
@@ -77,11 +91,20 @@ class Session:
     params: dict[str, float] = field(default_factory=dict)  # full path -> value
     scenes: list[Scene] = field(default_factory=list)
     safes: Safes = field(default_factory=Safes)
+    reference: Source | None = None  # the reference track (surfaced.assist.reference)
+
+    @property
+    def has_file(self) -> bool:
+        """True when the session came from a file (not the built-in one or one made in code)."""
+        return self.path != BUILTIN_PATH and Path(self.path).is_file()
 
     def inputs_needed(self) -> int:
         """How many device inputs the channels fed from inputs need (0: none)."""
-        return max((c.source.first_input + (2 if c.source.stereo else 1)
-                    for c in self.channels if c.source.kind == "input"), default=0)
+        sources = [c.source for c in self.channels]
+        if self.reference is not None:
+            sources.append(self.reference)
+        return max((s.first_input + (2 if s.stereo else 1) for s in sources
+                    if s.kind == "input"), default=0)
 
     def make_mixer(self, max_block: int = 512) -> Mixer:
         """A mix sized for this session, with everything applied and settled."""
@@ -184,6 +207,7 @@ def parse_session(data: Any, path: str) -> Session:
             raise _fail(path, data, key, str(key),
                         f"unknown key; expected one of {', '.join(_TOP_KEYS)}")
     s = Session(path=path)
+    s.version = _version(data, path)
     s.rate = _int(data, "rate", DEFAULT_RATE, 8000, 384000, path)
     s.buses = _int(data, "buses", DEFAULT_BUSES, 0, 16, path)
     dur = data.get("duration", DEFAULT_DURATION)
@@ -229,7 +253,130 @@ def parse_session(data: Any, path: str) -> Session:
             s.params[spec.path] = spec.validate(value)
         except params.ParamError as exc:
             raise _fail(path, raw_params, key, f"params.{key}", str(exc)) from None
+    s.safes = _parse_safes(path, data, n, s.buses)
+    s.scenes = _parse_scenes(path, data, n, s.buses)
+    if data.get("reference") is not None:
+        s.reference = _parse_reference(path, data)
     return s
+
+
+def _parse_reference(path: str, data: dict[Any, Any]) -> Source:
+    """The top level's `reference:` (the reference track): a source like a channel's."""
+    raw = data["reference"]
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise _fail(path, data, "reference", "reference",
+                    "expected one of {wav: FILE}, {input: N or [L, R]}, {generator: NAME}")
+    try:
+        return _parse_source(path, {"source": raw}, "reference")
+    except SessionError as exc:  # its messages name the key as the file has it
+        raise SessionError(str(exc).replace("reference.source", "reference")) from None
+
+
+def _version(data: Any, path: str) -> int:
+    """The format version of a file: 1 when it has none (the format before scenes)."""
+    v = data.get("version", 1)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise _fail(path, data, "version", "version",
+                    f"expected a session format number (1..{FORMAT_VERSION}), got {v!r}")
+    if v > FORMAT_VERSION:
+        raise _fail(path, data, "version", "version",
+                    f"session format {v} is newer than this surfaced reads (up to "
+                    f"{FORMAT_VERSION}); upgrade surfaced")
+    return v
+
+
+def _parse_safes(path: str, data: Any, channels: int, buses: int) -> Safes:
+    raw = data.get("safes")
+    if raw is None:
+        return Safes()
+    if not isinstance(raw, dict):
+        raise _fail(path, data, "safes", "safes",
+                    "expected {kinds: [KIND, ...], channels: [STRIP, ...]}")
+    for key in raw:
+        if key not in _SAFES_KEYS:
+            raise _fail(path, raw, key, f"safes.{key}",
+                        f"unknown key; expected one of {', '.join(_SAFES_KEYS)}")
+    out = Safes()
+    for key in _SAFES_KEYS:
+        items = raw.get(key) or []
+        if not isinstance(items, list):
+            raise _fail(path, raw, key, f"safes.{key}", "expected a list")
+        try:
+            if key == "kinds":
+                out.kinds = check_kinds(items, f"safes.{key}")
+            else:
+                out.strips = check_strips(items, channels, buses, f"safes.{key}")
+        except ValueError as exc:
+            raise _fail(path, raw, key, f"safes.{key}",
+                        str(exc).split(": ", 1)[1]) from None
+    return out
+
+
+def _parse_scenes(path: str, data: Any, channels: int, buses: int) -> list[Scene]:
+    raw = data.get("scenes")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _fail(path, data, "scenes", "scenes",
+                    "expected a list of scenes ({name, values, fade, scope})")
+    scenes: list[Scene] = []
+    for i, item in enumerate(raw):
+        where = f"scenes[{i + 1}]"
+        if not isinstance(item, dict):
+            raise _fail(path, raw, i, where, "expected a mapping with name and values")
+        for key in item:
+            if key not in _SCENE_KEYS:
+                raise _fail(path, item, key, f"{where}.{key}",
+                            f"unknown key; expected one of {', '.join(_SCENE_KEYS)}")
+        name = item.get("name")
+        if isinstance(name, bool) or not isinstance(name, str | int | float) \
+                or not str(name).strip():
+            raise _fail(path, item, "name", f"{where}.name", "expected the scene's name")
+        name = str(name)
+        if any(sc.name == name for sc in scenes):
+            raise _fail(path, item, "name", f"{where}.name",
+                        f"a scene called {name!r} is already defined above")
+        fade = item.get("fade", 0.0)
+        if isinstance(fade, bool) or not isinstance(fade, int | float) \
+                or not 0.0 <= fade <= MAX_FADE_S:
+            raise _fail(path, item, "fade", f"{where}.fade",
+                        f"expected seconds 0..{MAX_FADE_S:g}, got {fade!r}")
+        scope = item.get("scope")
+        kinds: frozenset[str] | None = None
+        if scope is not None:
+            if not isinstance(scope, list):
+                raise _fail(path, item, "scope", f"{where}.scope", "expected a list of kinds")
+            try:
+                kinds = check_kinds(scope, f"{where}.scope")
+            except ValueError as exc:
+                raise _fail(path, item, "scope", f"{where}.scope",
+                            str(exc).split(": ", 1)[1]) from None
+        values = item.get("values", {}) or {}
+        if not isinstance(values, dict):
+            raise _fail(path, item, "values", f"{where}.values",
+                        "expected a mapping of path: value")
+        scenes.append(Scene(name, _scene_values(path, values, f"{where}.values", channels,
+                                                buses), float(fade), kinds))
+    return scenes
+
+
+def _scene_values(path: str, raw: dict[Any, Any], where: str, channels: int,
+                  buses: int) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    for key, value in raw.items():
+        try:
+            spec = params.spec_for(str(key), channels, buses)
+            if spec.path in out:
+                raise params.ParamError(f"{key}: {spec.path} is given twice")
+            if spec.is_text:
+                if isinstance(value, bool) or not isinstance(value, str | int | float):
+                    raise params.ParamError(f"{spec.path}: expected text")
+                out[spec.path] = str(value)
+            else:
+                out[spec.path] = spec.validate(value)
+        except params.ParamError as exc:
+            raise _fail(path, raw, key, f"{where}.{key}", str(exc)) from None
+    return out
 
 
 def _int(data: Any, key: str, default: int, lo: int, hi: int, path: str) -> int:
@@ -263,7 +410,7 @@ _DEFAULT_MIX: dict[str, dict[str, float]] = {
 
 def default_session(rate: int = DEFAULT_RATE) -> Session:
     """The built-in session of `surfaced run`: 8 channels of synthesized program."""
-    s = Session(path="<built-in session>", rate=rate)
+    s = Session(path=BUILTIN_PATH, rate=rate)
     for name, gen in generators.DEFAULT_SESSION_CHANNELS:
         mix = dict(_DEFAULT_MIX.get(gen, {"fader": -10.0}))
         mix.setdefault("hpf/on", 1.0 if gen not in ("kick", "bass") else 0.0)
