@@ -71,7 +71,11 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     e->snap.ch_peak = sf_zalloc(sizeof(float) * (size_t)n_channels);
     e->snap.ch_rms = sf_zalloc(sizeof(float) * (size_t)n_channels);
     e->ramp_list = sf_zalloc(sizeof(int) * (size_t)n_channels);
-    if (!e->ramp_list || !e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->ch_peak || !e->ch_ms ||
+    e->ref_buf = sf_zalloc(sizeof(float) * 2 * mb);
+    e->chm = sf_zalloc(sizeof(sf_chmeter) * SF_CHMETER_SLOTS);
+    e->chm_buf = sf_zalloc(sizeof(float) * 2 * mb);
+    e->chm_pub = sf_zalloc(sizeof(sf_chmeter_reading) * SF_CHMETER_SLOTS);
+    if (!e->ref_buf || !e->chm || !e->chm_buf || !e->chm_pub || !e->ramp_list || !e->queue || !e->ch || !e->bus_buf || !e->mix_buf || !e->ch_peak || !e->ch_ms ||
         !e->snap.ch_peak ||
         !e->snap.ch_rms || sf_lanes_alloc(e) != SF_OK) {
         sf_engine_free(e);
@@ -92,6 +96,8 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     sf_loudness_init(&e->loud, sample_rate);
     sf_truepeak_init(&e->tp[0]);
     sf_truepeak_init(&e->tp[1]);
+    sf_reference_setup(e);
+    sf_chmeter_setup(e);
     sf_settle(e);
     publish(e); /* readers see "silent" (-200 LUFS), not zeros, before the first block */
     return e;
@@ -109,6 +115,10 @@ void sf_engine_free(sf_engine *e) {
     free(e->snap.ch_peak);
     free(e->snap.ch_rms);
     free(e->ramp_list);
+    free(e->ref_buf);
+    free(e->chm);
+    free(e->chm_buf);
+    free(e->chm_pub);
     free(e);
 }
 
@@ -129,7 +139,7 @@ static uint32_t queue_free(sf_queue *q) {
     return (uint32_t)((SF_QUEUE_CAP - 1u) - ((head - tail) & (SF_QUEUE_CAP - 1u)));
 }
 
-static int push(sf_engine *e, const sf_msg *m) {
+int sf_push_msg(sf_engine *e, const sf_msg *m) {
     sf_queue *q = e->queue;
     uint_fast32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
     uint_fast32_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
@@ -149,6 +159,8 @@ static int check_param(const sf_engine *e, int scope, int index, int param, int 
                        float value) {
     if (!isfinite(value) && !(param == SF_P_FADER || param == SF_P_SEND)) return SF_ERANGE;
     if (isnan(value)) return SF_ERANGE;
+    if (param == SF_P_REF_ON || param == SF_P_REF_GAIN) /* the master scope's own */
+        return scope == SF_SCOPE_MASTER ? SF_OK : SF_EINVAL;
     if (param < 0 || param >= SF_P_COUNT) return SF_EINVAL;
     switch (scope) {
         case SF_SCOPE_CH:
@@ -176,7 +188,7 @@ int sf_push_param(sf_engine *e, int scope, int index, int param, int sub, float 
     if (err) return err;
     sf_msg m = {.kind = SF_MSG_PARAM, .scope = scope, .index = index, .param = param,
                 .sub = sub, .value = value};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 int sf_push_params(sf_engine *e, const sf_param_change *changes, uint32_t n, uint32_t txn_id) {
@@ -242,36 +254,36 @@ int sf_push_source_buffer(sf_engine *e, int ch, const float *data, uint32_t fram
     if (n_src_channels != 1 && n_src_channels != 2) return SF_EINVAL;
     sf_msg m = {.kind = SF_MSG_SOURCE_BUFFER, .index = ch, .ptr = data, .frames = frames,
                 .n_src = n_src_channels};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 int sf_push_source_input(sf_engine *e, int ch, int first_input, int stereo) {
     if (ch < 0 || ch >= e->n_ch || first_input < 0) return SF_EINVAL;
     sf_msg m = {.kind = SF_MSG_SOURCE_INPUT, .index = ch, .sub = first_input,
                 .n_src = stereo ? 2 : 1};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 int sf_push_source_none(sf_engine *e, int ch) {
     if (ch < 0 || ch >= e->n_ch) return SF_EINVAL;
     sf_msg m = {.kind = SF_MSG_SOURCE_NONE, .index = ch};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 int sf_push_rewind(sf_engine *e) {
     sf_msg m = {.kind = SF_MSG_REWIND};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 int sf_push_capture(sf_engine *e, float *buf, uint32_t frames) {
     if (!buf && frames) return SF_EINVAL;
     sf_msg m = {.kind = SF_MSG_CAPTURE, .ptr = buf, .frames = frames};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 int sf_push_probe(sf_engine *e, uint32_t id) {
     sf_msg m = {.kind = SF_MSG_PROBE, .frames = id};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 uint32_t sf_probe_read(sf_engine *e, uint64_t *applied_ns) {
@@ -282,7 +294,7 @@ uint32_t sf_probe_read(sf_engine *e, uint64_t *applied_ns) {
 
 int sf_push_reset_meters(sf_engine *e) {
     sf_msg m = {.kind = SF_MSG_RESET_METERS};
-    return push(e, &m);
+    return sf_push_msg(e, &m);
 }
 
 /* ---------------- consumer side ---------------- */
@@ -294,6 +306,16 @@ float sf_master_target(const sf_engine *e) {
 static void apply_param(sf_engine *e, const sf_msg *m) {
     float v = m->value;
     if (m->scope == SF_SCOPE_MASTER) {
+        if (m->param == SF_P_REF_ON) {
+            e->ref.on = v >= 0.5f;
+            return;
+        }
+        if (m->param == SF_P_REF_GAIN) {
+            float g = v < SF_REF_GAIN_MIN_DB ? SF_REF_GAIN_MIN_DB : v;
+            e->ref.gain_db = g > SF_REF_GAIN_MAX_DB ? SF_REF_GAIN_MAX_DB : g;
+            e->ref.gain.target = sf_db_to_lin(e->ref.gain_db);
+            return;
+        }
         if (m->param == SF_P_TRIM) {
             float t = v < SF_TRIM_MASTER_MIN_DB ? SF_TRIM_MASTER_MIN_DB : v;
             e->master_trim_db = t > SF_TRIM_MASTER_MAX_DB ? SF_TRIM_MASTER_MAX_DB : t;
@@ -432,7 +454,30 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             c->src_kind = SF_SRC_NONE;
             c->src_data = NULL;
             break;
+        case SF_MSG_REF_BUFFER:
+            e->ref.kind = SF_SRC_BUFFER;
+            e->ref.data = m->ptr;
+            e->ref.frames = m->frames;
+            e->ref.nch = m->n_src;
+            e->ref.cur = (uint32_t)(e->src_pos % m->frames); /* the sources' timeline */
+            sf_loudness_reset(&e->ref.loud); /* a new reference: its own loudness */
+            e->ref.peak[0] = e->ref.peak[1] = 0.0f;
+            break;
+        case SF_MSG_REF_INPUT:
+            e->ref.kind = SF_SRC_INPUT;
+            e->ref.data = NULL;
+            e->ref.input = m->sub;
+            e->ref.stereo = m->n_src == 2;
+            sf_loudness_reset(&e->ref.loud);
+            e->ref.peak[0] = e->ref.peak[1] = 0.0f;
+            break;
+        case SF_MSG_REF_NONE:
+            e->ref.kind = SF_SRC_NONE;
+            e->ref.data = NULL;
+            break;
+        case SF_MSG_CHMETER: sf_chmeter_switch(e, m->index, m->sub); break;
         case SF_MSG_REWIND:
+            e->ref.cur = 0;
             e->src_pos = 0;
             for (int i = 0; i < e->n_ch; i++) e->ch[i].src_cur = 0;
             break;
@@ -451,6 +496,8 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             sf_truepeak_reset(&e->tp[1]);
             e->m_tp_max[0] = e->m_tp_max[1] = 0.0f;
             e->m_peak[0] = e->m_peak[1] = 0.0f;
+            sf_loudness_reset(&e->ref.loud);
+            e->ref.peak[0] = e->ref.peak[1] = 0.0f;
             memset(e->ch_peak, 0, sizeof(float) * (size_t)e->n_ch);
             break;
         default: break;
@@ -515,6 +562,7 @@ void sf_settle(sf_engine *e) {
     }
     e->master_gain.cur = e->master_gain.target;
     e->master_gain.step = 0.0f;
+    sf_reference_settle(e);
     sf_lanes_settle(e);
 }
 
@@ -572,13 +620,18 @@ static void publish(sf_engine *e) {
     }
     memcpy(s->ch_peak, e->ch_peak, sizeof(float) * (size_t)e->n_ch);
     for (int i = 0; i < e->n_ch; i++) s->ch_rms[i] = sqrtf(e->ch_ms[i]);
+    sf_reference_publish(e, &s->ref);
     atomic_store_explicit(&s->seq, seq + 2u, memory_order_release);
+    sf_chmeter_publish(e); /* its own seqlock; only while a channel is metered */
 }
 
 /* One piece of a block: the DSP, the output and the capture. */
 static void run_piece(sf_engine *e, const float *in, int in_channels, float *out,
                       int out_channels, int done, int n) {
-    sf_process_block(e, in ? in + (size_t)done * (size_t)in_channels : NULL, in_channels, n);
+    const float *piece_in = in ? in + (size_t)done * (size_t)in_channels : NULL;
+    sf_chmeter_run(e, piece_in, in_channels, n); /* sources before the DSP moves them on */
+    sf_process_block(e, piece_in, in_channels, n);
+    sf_reference_run(e, piece_in, in_channels, n); /* after the master meters */
     const float *L = e->mix_buf, *R = e->mix_buf + e->max_block;
     if (out && out_channels > 0) {
         float *o = out + (size_t)done * (size_t)out_channels;

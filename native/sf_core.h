@@ -128,6 +128,53 @@ enum sf_param {
  */
 #define SF_OVER_CEILING 1048576
 
+/*
+ * Reference track. A reference source (a looped buffer or device inputs,
+ * like a channel's) plays to the master output IN PLACE of the mix when
+ * switched on: SF_SCOPE_MASTER + SF_P_REF_ON (1 = hear the reference, 0 =
+ * the mix; index and sub ignored). The switch is a linear crossfade of
+ * SF_REF_FADE_MS (no click), counted in frames from the block that applies
+ * it. The mix keeps running and metering under it: the master meters, the
+ * bus meters and the master loudness always measure the MIX (so A/B
+ * matching and the engineer's meters keep their meaning, and switching
+ * back is instant); the reference has its own meter (sf_read_reference),
+ * which measures the reference before its gain. SF_SCOPE_MASTER +
+ * SF_P_REF_GAIN is the reference's gain in dB (clamped to
+ * SF_REF_GAIN_MIN_DB..SF_REF_GAIN_MAX_DB, default 0, smoothed like a
+ * fader): the loudness match. The reference advances whenever it is set
+ * (heard or not), restarts with sf_push_rewind, and is sanitised like a
+ * channel source (NaN/Inf read as 0, magnitudes clamped to SF_OVER_CEILING).
+ * What is captured (sf_push_capture) and sent out is what is heard. With no
+ * reference set and the switch off, it costs one branch per block.
+ * These two parameter numbers are outside enum sf_param on purpose: they
+ * exist only in the master scope.
+ */
+#define SF_P_REF_ON 100
+#define SF_P_REF_GAIN 101
+#define SF_REF_GAIN_MIN_DB -40
+#define SF_REF_GAIN_MAX_DB 40
+#define SF_REF_FADE_MS 20
+
+/*
+ * Per-channel loudness meter (for the assistant's gain staging of live
+ * inputs). Off by default and free when off; switched on per channel with
+ * sf_push_chmeter (at most SF_CHMETER_SLOTS channels at once; a further
+ * request is refused and counted in chmeter_refused). It measures the
+ * channel's SOURCE as the channel reads it (buffer or device inputs, before
+ * trim and everything else): ITU-R BS.1770-4 K-weighting (the master
+ * loudness meter's two double-precision biquads), mean squares per 100 ms
+ * step (round(rate / 10) frames, counted from the block that switched it
+ * on, so readings do not depend on block sizes), a stereo source as the
+ * mean of its sides; plus the plain mean square per step, the sample peak
+ * and the 4x true peak (BS.1770-4 Annex 2) since it was switched on. The
+ * last SF_CHMETER_RING steps are kept: a reader that comes back at least
+ * every SF_CHMETER_RING / 10 seconds sees every step (step s is at
+ * [s % SF_CHMETER_RING]). Switching on a channel already metered restarts
+ * its measurement.
+ */
+#define SF_CHMETER_SLOTS 64
+#define SF_CHMETER_RING 32
+
 typedef struct sf_engine sf_engine;
 
 /* Master meter snapshot (linear amplitudes unless stated). */
@@ -175,6 +222,31 @@ typedef struct sf_txn_status {
     uint64_t split;       /* transactions whose changes spanned blocks: always 0 */
     uint64_t block_ns;    /* CLOCK_MONOTONIC ns at which that block began */
 } sf_txn_status;
+
+/* The reference's own meters (sf_read_reference). */
+typedef struct sf_reference_meters {
+    int32_t source;          /* 0 none, 1 buffer, 2 device inputs */
+    int32_t on;              /* the switch: 1 = the reference is (being faded) in */
+    float heard;             /* crossfade position: 0 the mix .. 1 the reference */
+    float gain_db;           /* the reference gain (target) */
+    float momentary_lufs;    /* of the reference before its gain; -200 when silent */
+    float short_term_lufs;
+    float integrated_lufs;   /* since it was set or sf_reset_meters */
+    float peak[2];           /* sample peak since then, before its gain, linear */
+} sf_reference_meters;
+
+/* One channel's loudness measurement (sf_read_chmeter). */
+typedef struct sf_chmeter_reading {
+    int32_t channel;  /* 0-based; -1 when the channel is not metered */
+    uint32_t stereo;  /* 1: the mean of two sides */
+    uint64_t steps;   /* 100 ms steps completed since switched on */
+    uint64_t frames;  /* frames measured since switched on */
+    uint64_t refused; /* sf_push_chmeter requests refused (no free slot), engine-wide */
+    float kms[SF_CHMETER_RING]; /* K-weighted mean square of step s at [s % RING] */
+    float ms[SF_CHMETER_RING];  /* plain mean square of step s */
+    float peak;       /* sample peak since switched on, linear */
+    float true_peak;  /* 4x oversampled peak since switched on, linear */
+} sf_chmeter_reading;
 
 /* Creation. n_channels 1..SF_MAX_CHANNELS, n_buses 0..SF_MAX_BUSES. */
 sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int max_block);
@@ -239,6 +311,33 @@ int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int o
 int sf_read_meters(sf_engine *e, float *ch_peak, float *ch_rms, sf_master_meters *m);
 uint32_t sf_capture_frames(sf_engine *e);
 void sf_count_xrun(sf_engine *e);
+
+/* Reference track (see SF_P_REF_ON): its source. The buffer is kept alive
+ * by the caller, as for sf_push_source_buffer. */
+int sf_push_reference_buffer(sf_engine *e, const float *data, uint32_t frames,
+                             int n_src_channels);
+int sf_push_reference_input(sf_engine *e, int first_input, int stereo);
+int sf_push_reference_none(sf_engine *e);
+/* The reference meters: any thread, seqlock like sf_read_meters. */
+int sf_read_reference(sf_engine *e, sf_reference_meters *out);
+
+/* Per-channel loudness meter (see SF_CHMETER_SLOTS): on = 1 starts (or
+ * restarts) measuring channel ch, 0 stops and frees its slot. */
+int sf_push_chmeter(sf_engine *e, int ch, int on);
+/* Channel ch's measurement (any thread, without tearing). SF_OK with
+ * out->channel == -1 when it is not metered. */
+int sf_read_chmeter(sf_engine *e, int ch, sf_chmeter_reading *out);
+/*
+ * The same measurement, offline, over a whole buffer (control thread; the
+ * audio side is not involved): data is `frames` frames of n_src_channels
+ * (1 or 2) interleaved. Writes the K-weighted mean square of each complete
+ * 100 ms step (at most max_steps) to kms, the sum of squares of every sample
+ * (all sides) to *sumsq, the sample peak to *peak and the 4x true peak to
+ * *true_peak. Returns the number of steps written, or SF_EINVAL.
+ */
+int sf_measure_buffer(const float *data, uint32_t frames, int n_src_channels, double rate,
+                      double *kms, uint32_t max_steps, double *sumsq, float *peak,
+                      float *true_peak);
 
 /* Queue introspection (tests). */
 uint32_t sf_queue_capacity(const sf_engine *e);

@@ -23,7 +23,11 @@ enum sf_msg_kind {
     SF_MSG_CAPTURE,
     SF_MSG_RESET_METERS,
     SF_MSG_PROBE,
-    SF_MSG_TXN /* an empty transaction: only marks its block */
+    SF_MSG_TXN, /* an empty transaction: only marks its block */
+    SF_MSG_REF_BUFFER,
+    SF_MSG_REF_INPUT,
+    SF_MSG_REF_NONE,
+    SF_MSG_CHMETER /* index = channel, sub = on */
 };
 
 /* sf_msg.txn_flags: the first and last message of a transaction. */
@@ -164,12 +168,42 @@ typedef struct sf_bus {
     sf_ramp r_fader;
 } sf_bus;
 
+/* One slot of the per-channel loudness meter (chanmeter.c). */
+typedef struct sf_chmeter {
+    int32_t ch;   /* channel index, -1 when the slot is free */
+    int32_t fill; /* frames in the current step */
+    int32_t stereo;
+    uint64_t steps, frames;
+    double st[2][4];      /* K-weighting states per side, as in sf_loudness */
+    double kacc[2], acc[2];
+    float peak, tp;
+    float kms[SF_CHMETER_RING], ms[SF_CHMETER_RING];
+    sf_truepeak tpm[2];
+} sf_chmeter;
+
+/* The reference track (reference.c), audio side. */
+typedef struct sf_reference {
+    int kind;              /* SF_SRC_* */
+    const float *data;
+    uint32_t frames, cur;
+    int nch;               /* buffer: 1 or 2 */
+    int input, stereo;     /* device inputs */
+    int on;                /* the switch */
+    float x;               /* crossfade position 0..1 */
+    float xstep;           /* per frame */
+    float gain_db;
+    sf_gain gain;
+    float peak[2];
+    sf_loudness loud;      /* the reference's own loudness, before its gain */
+} sf_reference;
+
 /* Seqlock-protected meter snapshot. */
 typedef struct sf_snapshot {
     atomic_uint seq; /* odd while the audio side writes */
     sf_master_meters master;
     float *ch_peak; /* n_channels */
     float *ch_rms;
+    sf_reference_meters ref;
 } sf_snapshot;
 
 struct sf_engine {
@@ -239,10 +273,29 @@ struct sf_engine {
     uint64_t block_ns; /* start of the block being drained, 0 = not read yet */
 
     sf_snapshot snap;
+
+    /* reference track (reference.c): its state and scratch (2 * max_block) */
+    sf_reference ref;
+    float *ref_buf;
+
+    /* per-channel loudness meters (chanmeter.c): slots, how many are in
+     * use, the K-weighting for this rate, scratch (max_block), and the
+     * published copy behind its own seqlock */
+    sf_chmeter *chm;
+    int n_chm;
+    int chm_publish; /* slots changed since the last publish */
+    sf_loudness_biquad kshelf, khp;
+    int32_t khop;
+    float *chm_buf;
+    atomic_uint chm_seq;
+    sf_chmeter_reading *chm_pub;
+    atomic_uint_fast64_t chm_refused;
 };
 
 /* core.c: zeroed, 64-byte aligned (vector loads, no false sharing) */
 void *sf_zalloc(size_t n);
+/* core.c: queue one message (producer side); SF_EQUEUE_FULL when full */
+int sf_push_msg(sf_engine *e, const sf_msg *m);
 
 /* strip.c */
 void sf_channel_defaults(sf_channel *c, int n_bus);
@@ -272,6 +325,18 @@ int sf_ramp_active(const sf_engine *e);
 void sf_ramp_tick(sf_engine *e);
 void sf_ramp_settle(sf_engine *e);
 float sf_master_target(const sf_engine *e);
+
+/* chanmeter.c */
+void sf_chmeter_setup(sf_engine *e);
+void sf_chmeter_switch(sf_engine *e, int ch, int on);
+void sf_chmeter_run(sf_engine *e, const float *in, int in_ch, int n);
+void sf_chmeter_publish(sf_engine *e);
+
+/* reference.c */
+void sf_reference_setup(sf_engine *e);
+void sf_reference_run(sf_engine *e, const float *in, int in_ch, int n);
+void sf_reference_publish(const sf_engine *e, sf_reference_meters *out);
+void sf_reference_settle(sf_engine *e);
 
 /* dsp helpers (dsp.c) */
 float sf_db_to_lin(float db);

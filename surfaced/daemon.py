@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from surfaced.assist.desk import Assistant
+from surfaced.assist.reference import Reference
 from surfaced.config import Config
 from surfaced.events import Event
 from surfaced.mix.ab import ABCompare
@@ -79,8 +80,12 @@ class Daemon:
         self.scenes.register()
         self.history.register()
         self.ab.register()
-        self.assistant = Assistant(self.mixer, session, self.ab)  # assist/*
+        self.assistant = Assistant(self.mixer, session, self.ab,  # assist/*
+                                   say=on_status or (lambda msg: log.info("%s", msg)))
         self.assistant.register()
+        self.reference = Reference(self.mixer)  # reference/*: the reference track
+        self.reference.load(session)
+        self.reference.register()
         self.mixer.commands.register("log", self._cmd_log)
         self.document.attach(self.mixer, self.scenes, self.changelog)  # session/save, ...
         self.driver: LiveStream | HeadlessClock | None = None
@@ -424,6 +429,8 @@ class Daemon:
 
     def _tick(self, now: float) -> None:
         self._guarded("A/B loudness", self.ab.tick, now)
+        self._guarded("reference loudness", self.reference.tick, now)
+        self._guarded("assistant", self.assistant.tick, now)
         for b in self.bindings:
             if b.surface is not None:
                 self._guarded(f"{b.path.stem} feedback", b.surface.tick, now)

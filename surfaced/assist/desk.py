@@ -7,21 +7,31 @@ trims and pans keep their places. Before applying, the mix as it was is
 copied to the other A/B slot (ab/copy), so `ab/switch` compares the mix
 with and without what the assistant just did.
 
-Commands (surfaced.mix.commands.KNOWN): assist/stage [TARGET_DB],
+Channels fed from device inputs are staged from a live measurement: the
+core's per-channel loudness meter runs on them for a window (default 10 s,
+`assist/stage TARGET SECONDS`) while the daemon goes on; `assist/stage`
+answers at once ("measuring", channels, seconds) and the daemon's loop
+(`tick`) applies the staging of every channel, live and from files, as ONE
+transaction when the window is complete, and says so.
+
+Commands (surfaced.mix.commands.KNOWN): assist/stage [TARGET_DB [SECONDS]],
 assist/balance, assist/match ROUGH.wav, assist/clear, assist/learn.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from surfaced.assist import roles as roles_mod
-from surfaced.assist.measure import measure
+from surfaced.assist.live import LiveMeasure
+from surfaced.assist.measure import Levels, measure
 from surfaced.assist.prep import STEREO_DB, sidecar_path
 from surfaced.assist.rough import match
 from surfaced.assist.staging import (
@@ -35,12 +45,14 @@ from surfaced.assist.staging import (
 )
 from surfaced.assist.taste import Taste
 from surfaced.mix.ab import ABCompare
-from surfaced.mix.commands import CommandError, number_arg, text_arg
+from surfaced.mix.commands import Arg, CommandError, number_arg, text_arg
 from surfaced.mix.mixer import Mixer
 from surfaced.session import Session, generators
 from surfaced.session.wavio import WavError, read_wav
 
 Audio = npt.NDArray[np.float32]
+LIVE_SECONDS = 10.0  # how long live inputs are measured by default
+log = logging.getLogger(__name__)
 
 
 def channel_audio(session: Session) -> dict[int, Audio]:
@@ -60,8 +72,13 @@ class Assistant:
     """The assistant's commands on one mix (see module docstring)."""
 
     def __init__(self, mixer: Mixer, session: Session, ab: ABCompare | None = None,
-                 taste_path: Path | None = None) -> None:
+                 taste_path: Path | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
         self.mixer = mixer
+        self.say = say or (lambda msg: log.info("%s", msg))
+        self.measuring: LiveMeasure | None = None  # live inputs being measured for staging
+        self._pending: dict[int, Levels] = {}  # the file-fed channels' levels meanwhile
+        self.last_stage: tuple[int, int, float] | None = None  # the last staging applied
         self.session = session
         self.ab = ab
         self.taste_path = taste_path
@@ -116,13 +133,40 @@ class Assistant:
         return lower_layer(values, leaf, db, limits), db
 
     # ------------------------------------------------------------- actions
-    def stage(self, loudness: float | None = None) -> tuple[int, int, float]:
-        """Gain-stage every buffer-fed channel; (values changed, channels staged, dB lowered)."""
+    def live_channels(self) -> list[int]:
+        """The channels fed from device inputs (staged from a live measurement)."""
+        return [i for i, ch in enumerate(self.session.channels, start=1)
+                if ch.source.kind == "input"]
+
+    def stage(self, loudness: float | None = None,
+              seconds: float = LIVE_SECONDS) -> tuple[Arg, ...]:
+        """Gain-stage every channel with a source.
+
+        With no live inputs: at once; (values changed, channels staged, dB
+        lowered). With live inputs: starts measuring them for `seconds` and
+        returns ("measuring", live channels, seconds); `tick` applies it all.
+        """
+        if self.measuring is not None:
+            left = (1.0 - self.measuring.progress()) * self.measuring.seconds
+            raise CommandError(f"assist/stage: already measuring the live inputs (about "
+                               f"{left:.0f} s left)")
         if loudness is not None:
             self.target = Target(loudness, self.target.peak_ceiling, self.target.bus_ceiling)
+        found = {ch: measure(a, self.session.rate) for ch, a in self.audio().items()}
+        live = self.live_channels()
+        if not live:
+            result = self._stage_apply(found)
+            return result
+        try:
+            self.measuring = LiveMeasure(self.mixer.engine, live, seconds)
+        except ValueError as exc:
+            raise CommandError(f"assist/stage: {exc}") from None
+        self._pending = found
+        return ("measuring", len(live), seconds)
+
+    def _stage_apply(self, found: dict[int, Levels]) -> tuple[int, int, float]:
         values: dict[str, float] = {}
-        for ch, a in self.audio().items():
-            lv = measure(a, self.session.rate)
+        for ch, lv in sorted(found.items()):
             trim = trim_for(lv, self.target)
             if trim is None:
                 continue
@@ -130,7 +174,33 @@ class Assistant:
             user = float(self.mixer.get(f"ch/{ch}/trim"))
             values[f"ch/{ch}/assist/trim"] = clamp(round(trim - user, 1), TRIM_RANGE)
         values, lowered = self._guard(values, "assist/trim", TRIM_RANGE)
-        return self._apply("stage", values), len(values), lowered
+        self.last_stage = (self._apply("stage", values), len(values), lowered)
+        return self.last_stage
+
+    def tick(self, now: float) -> None:
+        """Follow a live measurement; apply the staging when it is complete (control loop)."""
+        m = self.measuring
+        if m is None:
+            return
+        try:
+            got = m.poll()
+        except RuntimeError as exc:
+            self.measuring = None
+            self.say(f"assist/stage: gave up: {exc}")
+            return
+        if got is None:
+            return
+        self.measuring = None
+        found = {**self._pending, **got}
+        self._pending = {}
+        silent = [ch for ch, lv in got.items() if lv.silent]
+        changed, staged, lowered = self._stage_apply(found)
+        self.say(f"assist/stage: measured {len(got)} live input(s) for {m.seconds:g} s; "
+                 f"staged {staged} channel(s), {changed} value(s) changed"
+                 + (f", lowered {lowered:.1f} dB" if lowered else "")
+                 + (f"; silent, left alone: {', '.join(f'ch {c}' for c in silent)}"
+                    if silent else "")
+                 + (f"; {m.lost_steps()} step(s) missed" if m.lost_steps() else ""))
 
     def balance(self) -> tuple[int, float]:
         """A first balance by role, with the learned taste; (values changed, dB lowered)."""
@@ -226,7 +296,8 @@ class Assistant:
         c = self.mixer.commands
         c.register("assist/stage", lambda args, source: self.stage(
             number_arg("assist/stage", args, 0, self.target.loudness, -60.0, 0.0)
-            if args else None))
+            if args else None,
+            number_arg("assist/stage", args, 1, LIVE_SECONDS, 0.4, 600.0)))
         c.register("assist/balance", lambda args, source: self.balance())
         c.register("assist/match", lambda args, source: self.match_rough(
             Path(text_arg("assist/match", args, 0, "the rough mix's WAV file"))))

@@ -26,6 +26,7 @@ import fnmatch
 import json
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,22 +114,18 @@ def prep(folder: Path, corrections: Mapping[str, str] | None = None,
     rate = 0
     chans: list[PrepChannel] = []
     audio: dict[str, npt.NDArray[np.float32]] = {}
-    for f in files:
-        try:
-            data, r = read_wav(f)
-        except (OSError, ValueError) as exc:
-            raise PrepError(f"{f}: {exc}") from None
-        if data.shape[1] > 2:
-            raise PrepError(f"{f}: {data.shape[1]} channels; a stem is mono or stereo")
+    # Stems are read and measured in parallel (the core's measurement releases the GIL);
+    # each stem's figures depend on its samples alone, so the result is the same.
+    with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1)) as pool:
+        loaded = list(pool.map(_load, files))
+    for f, (a, r, levels) in zip(files, loaded, strict=True):
         if rate and r != rate:
             raise PrepError(f"{f}: {r} Hz, but the stems before it are {rate} Hz; resample "
                             "them to one rate")
         rate = r
-        a = data[:, 0] if data.shape[1] == 1 else data
         audio[f.name] = a
         role = _corrected(f.stem, f.name, corrections or {}) or roles_mod.role_of(f.stem).name
-        chans.append(PrepChannel(roles_mod.display_name(f.stem), f, role, measure(a, rate),
-                                 a.ndim == 2))
+        chans.append(PrepChannel(roles_mod.display_name(f.stem), f, role, levels, a.ndim == 2))
     _pair(chans)
     for c in chans:
         role_of = roles_mod.BY_NAME[c.role]
@@ -150,6 +147,18 @@ def prep(folder: Path, corrections: Mapping[str, str] | None = None,
         for i, c in enumerate(chans, start=1):
             c.level = float(lowered_values[f"ch/{i}/assist/level"])
     return Prepared(chans, rate, seconds, lowered, peaks.master_true_peak, ordered)
+
+
+def _load(f: Path) -> tuple[npt.NDArray[np.float32], int, Levels]:
+    """One stem: its samples (mono as 1-D), rate and levels."""
+    try:
+        data, r = read_wav(f)
+    except (OSError, ValueError) as exc:
+        raise PrepError(f"{f}: {exc}") from None
+    if data.shape[1] > 2:
+        raise PrepError(f"{f}: {data.shape[1]} channels; a stem is mono or stereo")
+    a = data[:, 0] if data.shape[1] == 1 else data
+    return a, r, measure(a, r)
 
 
 def _pair(chans: list[PrepChannel]) -> None:

@@ -1,8 +1,9 @@
-"""`surfaced prep` and `surfaced assist ...`: the mixing assistant from the command line.
+"""`surfaced prep`, `surfaced assist ...` and `surfaced reference ...`: the mixing
+assistant from the command line.
 
 `prep` runs here (it reads a folder of stems and writes a session); `assist`
-sends one assistant command (surfaced.mix.commands) to the running daemon,
-as `surfaced scene ...` does.
+and `reference` send one command (surfaced.mix.commands) to the running
+daemon, as `surfaced scene ...` does.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def cmd_assist(args: argparse.Namespace) -> int:
     from surfaced.config import load_config
 
     values: tuple[Arg, ...] = ()
-    if args.action == "stage" and args.target is not None:
-        values = (float(args.target),)
+    if args.action == "stage" and (args.target is not None or args.seconds is not None):
+        target = -18.0 if args.target is None else float(args.target)
+        values = (target,) if args.seconds is None else (target, float(args.seconds))
     elif args.action == "match":
         values = (str(Path(args.rough).resolve()),)
     name = f"assist/{args.action}"
@@ -65,6 +67,11 @@ def cmd_assist(args: argparse.Namespace) -> int:
     except RemoteError as exc:
         print(f"surfaced: error: {name}: {exc}", file=sys.stderr)
         return 2
+    if args.action == "stage" and reply and reply[0] == "measuring":
+        _, live, seconds = reply
+        print(f"measuring {live} live input(s) for {float(seconds):g} s; the staging then "
+              "applies as one undo step (the daemon says so; `surfaced log` shows it)")
+        return 0
     if args.action == "stage":
         changed, staged, lowered = reply
         print(f"staged {staged} channel(s), {changed} value(s) changed"
@@ -111,11 +118,63 @@ def add_assist_commands(sub: Any) -> None:
                        help="seconds to wait for an answer")
         return q
 
-    common(aa.add_parser("stage", help="stage every input to the target level")).add_argument(
-        "--target", type=float, default=None, help="LUFS / dBFS RMS equivalent (default -18)")
+    st = common(aa.add_parser("stage", help="stage every input to the target level"))
+    st.add_argument("--target", type=float, default=None,
+                    help="LUFS / dBFS RMS equivalent (default -18)")
+    st.add_argument("--seconds", type=float, default=None,
+                    help="how long live inputs are measured (default 10)")
     common(aa.add_parser("balance", help="a first balance by role, with your taste"))
     common(aa.add_parser("match", help="reproduce the producer's rough mix")).add_argument(
         "rough", help="the rough mix, a stereo WAV at the session's rate")
     common(aa.add_parser("clear", help="take the assistant's layer out"))
     common(aa.add_parser("learn", help="learn your taste from where you ended up"))
     a.set_defaults(func=cmd_assist)
+    add_reference_commands(sub)
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    """reference switch [on|off] | match on|off | state."""
+    from surfaced.config import load_config
+
+    values: tuple[Arg, ...] = ()
+    if args.action == "switch" and args.to is not None:
+        values = (int(args.to == "reference"),)
+    elif args.action == "match":
+        values = (int(args.value == "on"),)
+    name = f"reference/{args.action}"
+    try:
+        reply = run_command(daemon_address(load_config(args.config)), name, values,
+                            timeout=args.timeout)
+    except RemoteError as exc:
+        print(f"surfaced: error: {name}: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "switch":
+        print(f"hearing the {reply[0]}")
+    elif args.action == "match":
+        print(f"reference loudness matching {'on' if reply[0] else 'off'}")
+    else:
+        heard, match, gain, mix, ref, source = reply
+        print(f"hearing the {heard}; reference {source}, gain {float(gain):+.1f} dB "
+              f"(matching {'on' if match else 'off'}); mix {float(mix):.1f} LUFS, reference "
+              f"{float(ref):.1f} LUFS (-200: no reading yet)")
+    return 0
+
+
+def add_reference_commands(sub: Any) -> None:
+    """Add `reference` (switch, match, state) to the `surfaced` parser's subcommands."""
+    r = sub.add_parser("reference", help="the reference track: switch, loudness match, state "
+                                         "(running daemon)")
+    rr = r.add_subparsers(dest="action", required=True)
+
+    def common(q: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        q.add_argument("--config", default=None, help="the daemon's config file (its OSC port)")
+        q.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
+        return q
+
+    common(rr.add_parser("switch", help="hear the reference or the mix")).add_argument(
+        "to", nargs="?", choices=("reference", "mix"), default=None,
+        help="what to hear (default: the other one)")
+    common(rr.add_parser("match", help="loudness-match the reference to the mix")).add_argument(
+        "value", choices=("on", "off"))
+    common(rr.add_parser("state", help="what is heard, and both loudnesses"))
+    r.set_defaults(func=cmd_reference)

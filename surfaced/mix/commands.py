@@ -38,14 +38,22 @@ KNOWN: dict[str, tuple[str, str]] = {
     "ab/match": ("0 or 1", "loudness-match A and B (0: off, 1: on)"),
     "ab/state": ("", "which slot is heard, and the loudness offset applied"),
     "log": ("[N]", "the last N entries of the change log (default 20)"),
-    "assist/stage": ("[TARGET_DB]", "the assistant stages every input to TARGET_DB (default "
-                                     "-18) with its trims beneath yours; one undo step"),
+    "assist/stage": ("[TARGET_DB [SECONDS]]", "the assistant stages every input to TARGET_DB "
+                                               "(default -18) with its trims beneath yours, "
+                                               "live inputs measured for SECONDS (default 10) "
+                                               "first; one undo step"),
     "assist/balance": ("", "the assistant's first balance by role (levels and pans beneath "
                            "your faders, with your learned taste); one undo step"),
     "assist/match": ("ROUGH.wav", "levels and pans beneath your faders that reproduce the "
                                   "producer's rough mix; one undo step"),
     "assist/clear": ("", "take the assistant's layer out (every ch/N/assist/* to 0)"),
     "assist/learn": ("", "learn where you ended up against the last proposal, per role"),
+    "reference/switch": ("[0 or 1]", "hear the reference track instead of the mix (1), the "
+                                     "mix (0), or the other one (no argument)"),
+    "reference/match": ("0 or 1", "loudness-match the reference to the mix (1, the default) "
+                                  "or play it at 0 dB (0)"),
+    "reference/state": ("", "what is heard, matching, the reference gain, the mix's and the "
+                            "reference's loudness, the reference source"),
 }
 
 

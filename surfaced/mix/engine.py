@@ -87,6 +87,38 @@ class MeterSnapshot:
     master: MasterMeters
 
 
+@dataclass(frozen=True)
+class ReferenceMeters:
+    """The reference track's state and its own meters (before its gain)."""
+
+    source: str  # "none" | "buffer" | "input"
+    on: bool  # the switch: the reference is (being faded) in
+    heard: float  # crossfade position, 0 the mix .. 1 the reference
+    gain_db: float
+    momentary_lufs: float  # -200 when silent
+    short_term_lufs: float
+    integrated_lufs: float
+    peak: tuple[float, float]  # linear, since it was set or the meters were reset
+
+
+@dataclass(frozen=True)
+class ChannelLoudness:
+    """One channel's loudness measurement in the core (Engine.chmeter_read).
+
+    Step s (100 ms) is at kms[s % len(kms)]: K-weighted mean square, the
+    mean of the sides of a stereo source; ms the same without weighting.
+    """
+
+    steps: int
+    frames: int
+    stereo: bool
+    kms: FloatArray
+    ms: FloatArray
+    peak: float  # linear, since switched on
+    true_peak: float  # linear, 4x oversampled
+    refused: int  # meter requests the core refused (all slots busy), engine-wide
+
+
 def to_db(x: float) -> float:
     """Linear amplitude to dBFS (-inf for silence)."""
     return float(20.0 * np.log10(x)) if x > 0.0 else float("-inf")
@@ -361,6 +393,96 @@ class Engine:
             return np.zeros((0, 2), dtype=np.float32)
         n = int(lib.sf_capture_frames(self._ptr))
         return self._capture[:n].copy()
+
+    # ------------------------------------------------------------- reference
+    def set_reference_buffer(self, data: npt.ArrayLike) -> None:
+        """Loop `data` (frames, or frames x 2) as the reference track (native/reference.c)."""
+        arr = np.ascontiguousarray(data, dtype=np.float32)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = np.ascontiguousarray(arr[:, 0])
+        if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] != 2) or len(arr) == 0:
+            raise ValueError(f"reference: must be mono or stereo audio, got shape {arr.shape}")
+        with self._lock:
+            _check(lib.sf_push_reference_buffer(self._ptr, ffi.from_buffer("float[]", arr),
+                                                len(arr), 1 if arr.ndim == 1 else 2),
+                   "reference source")
+            self._keep(-1, arr)  # -1: the reference's slot among the kept buffers
+
+    def set_reference_input(self, first_input: int, stereo: bool = False) -> None:
+        """Play device input `first_input` (0-based; and the next if stereo) as the reference."""
+        with self._lock:
+            _check(lib.sf_push_reference_input(self._ptr, first_input, int(stereo)),
+                   "reference input")
+            self._keep(-1, None)
+
+    def set_reference_none(self) -> None:
+        """No reference source (the switch then fades to silence, so switch back first)."""
+        with self._lock:
+            _check(lib.sf_push_reference_none(self._ptr), "reference source")
+            self._keep(-1, None)
+
+    def set_reference(self, on: bool, gain_db: float | None = None) -> None:
+        """Hear the reference instead of the mix (crossfaded), and/or set its gain (dB).
+
+        One transaction: switch and gain land in the same block.
+        """
+        changes = [(params.SCOPE_MASTER, lib.SF_P_REF_ON, 1.0 if on else 0.0)]
+        if gain_db is not None:
+            if not -40.0 <= gain_db <= 40.0:
+                raise params.ParamError(f"reference gain {gain_db} dB out of range -40..+40")
+            changes.append((params.SCOPE_MASTER, lib.SF_P_REF_GAIN, float(gain_db)))
+        batch = ffi.new("sf_param_change[]", len(changes))
+        for i, (scope, param, value) in enumerate(changes):
+            batch[i].scope, batch[i].index, batch[i].param, batch[i].sub = scope, 0, param, 0
+            batch[i].value, batch[i].ramp_ms = value, 0.0
+        with self._lock:
+            _check(lib.sf_push_params(self._ptr, batch, len(changes), 0), "reference switch")
+
+    def set_reference_gain(self, db: float) -> None:
+        """The reference's gain (dB, -40..+40): its loudness match against the mix."""
+        if not -40.0 <= db <= 40.0:
+            raise params.ParamError(f"reference gain {db} dB out of range -40..+40")
+        with self._lock:
+            _check(lib.sf_push_param(self._ptr, params.SCOPE_MASTER, 0, lib.SF_P_REF_GAIN, 0,
+                                     db), "reference gain")
+
+    def reference_meters(self) -> ReferenceMeters:
+        """The reference's own meters (before its gain) and where the crossfade is."""
+        r = ffi.new("sf_reference_meters *")
+        for _ in range(100):
+            code = lib.sf_read_reference(self._ptr, r)
+            if code != lib.SF_EBUSY:
+                _check(code, "reading the reference meters")
+                break
+        return ReferenceMeters(("none", "buffer", "input")[r.source], bool(r.on),
+                               float(r.heard), float(r.gain_db), float(r.momentary_lufs),
+                               float(r.short_term_lufs), float(r.integrated_lufs),
+                               (float(r.peak[0]), float(r.peak[1])))
+
+    # ------------------------------------------------- per-channel loudness
+    def chmeter(self, channel: int, on: bool) -> None:
+        """Start (or restart) or stop the core's loudness meter on a channel's source."""
+        idx = self._channel_index(channel)
+        with self._lock:
+            _check(lib.sf_push_chmeter(self._ptr, idx, int(on)), f"channel {channel} meter")
+
+    def chmeter_read(self, channel: int) -> ChannelLoudness | None:
+        """Channel's loudness measurement so far; None when it is not metered."""
+        idx = self._channel_index(channel)
+        r = ffi.new("sf_chmeter_reading *")
+        for _ in range(100):
+            code = lib.sf_read_chmeter(self._ptr, idx, r)
+            if code != lib.SF_EBUSY:
+                _check(code, f"reading channel {channel}'s meter")
+                break
+        if r.channel < 0:
+            return None
+        ring = lib.SF_CHMETER_RING
+        return ChannelLoudness(
+            steps=int(r.steps), frames=int(r.frames), stereo=bool(r.stereo),
+            kms=np.frombuffer(ffi.buffer(r.kms), dtype=np.float32, count=ring).copy(),
+            ms=np.frombuffer(ffi.buffer(r.ms), dtype=np.float32, count=ring).copy(),
+            peak=float(r.peak), true_peak=float(r.true_peak), refused=int(r.refused))
 
     @property
     def native(self) -> Any:
