@@ -142,6 +142,27 @@ def test_a_fader_drag_on_the_page_moves_the_mix_as_one_gesture() -> None:
     asyncio.run(scenario())
 
 
+def test_a_hidden_page_lets_go_of_what_it_held() -> None:
+    """A phone locked mid-ride may never deliver the release: hiding the page lets go."""
+    _need_browser()
+
+    async def scenario() -> None:
+        async with running_web() as (d, _web, base), browser(TABLET) as page:
+            await open_page(page, base, ENGINEER_TOKEN)
+            box = await page.locator('[data-path="ch/3/fader"] .cap').bounding_box()
+            await page.mouse.move(box["x"] + 10, box["y"] + 10)
+            await page.mouse.down()
+            await wait_for(lambda: d.mixer.touched_by("ch/3/fader") != frozenset())
+            await page.evaluate("""() => {
+                Object.defineProperty(document, "hidden", {value: true, configurable: true});
+                document.dispatchEvent(new Event("visibilitychange"));
+            }""")
+            await wait_for(lambda: d.mixer.touched_by("ch/3/fader") == frozenset())
+            assert await page.locator(".fader.held").count() == 0
+
+    asyncio.run(scenario())
+
+
 def test_the_page_follows_changes_made_elsewhere() -> None:
     _need_browser()
 

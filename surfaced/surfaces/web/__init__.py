@@ -23,11 +23,11 @@ async def open_web(mixer: Mixer, cfg: WebConfig, rate: float,
     except ImportError as exc:  # aiohttp is a dependency, but a broken install says so here
         say(f"web page unavailable: {exc} (pip install aiohttp)")
         return None
-    roles = make_roles(mixer.buses, cfg.artists, cfg.tokens, warn=say)
-    surface = WebSurface(mixer, roles, host=cfg.host, port=cfg.port, rate=rate)
     try:
+        roles = make_roles(mixer.buses, cfg.artists, cfg.tokens, warn=say)
+        surface = WebSurface(mixer, roles, host=cfg.host, port=cfg.port, rate=rate)
         await surface.start()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # port taken, bad address, two roles one token
         say(f"web page unavailable on {cfg.host}:{cfg.port}: {exc} (set web.port, or "
             "web.enabled: false)")
         return None

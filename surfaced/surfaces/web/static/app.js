@@ -15,6 +15,7 @@
   let opened = false;
   let retries = 0;
   let nextId = 1;
+  const held = new Set();  // let-go functions of the controls a finger holds now
 
   const el = (tag, cls, text) => {
     const e = document.createElement(tag);
@@ -99,7 +100,7 @@
     e.append(el("div", "cap"));
     let pos = 0;
     let sent = -1;
-    let held = null;  // {pointer, from, start}
+    let grip = null;  // {pointer, from, start} while a finger (or the mouse) holds it
     let timer = 0;
     const text = (p, value) => {
       if (!readout) return;
@@ -130,27 +131,30 @@
       return Math.max(20, vertical ? r.height - cap.height : r.width - cap.width);
     };
     e.addEventListener("pointerdown", (ev) => {
-      if (held || ev.button > 0) return;
+      if (grip || ev.button > 0) return;
       ev.preventDefault();
       e.setPointerCapture(ev.pointerId);
-      held = {pointer: ev.pointerId, from: vertical ? ev.clientY : ev.clientX, start: pos};
+      grip = {pointer: ev.pointerId, from: vertical ? ev.clientY : ev.clientX, start: pos};
+      held.add(letGo);
       e.classList.add("held");
       e.focus({preventScroll: true});
       send({t: "touch", path, on: true});
     });
     e.addEventListener("pointermove", (ev) => {
-      if (!held || ev.pointerId !== held.pointer) return;
-      const d = vertical ? held.from - ev.clientY : ev.clientX - held.from;
-      move(held.start + d / travel());
+      if (!grip || ev.pointerId !== grip.pointer) return;
+      const d = vertical ? grip.from - ev.clientY : ev.clientX - grip.from;
+      move(grip.start + d / travel());
     });
-    const release = (ev) => {
-      if (!held || ev.pointerId !== held.pointer) return;
-      held = null;
+    function letGo() {
+      if (!grip) return;
+      grip = null;
+      held.delete(letGo);
       clearTimeout(timer);
       flush();
       e.classList.remove("held");
       send({t: "touch", path, on: false});
-    };
+    }
+    const release = (ev) => { if (grip && ev.pointerId === grip.pointer) letGo(); };
     e.addEventListener("pointerup", release);
     e.addEventListener("pointercancel", release);
     e.addEventListener("lostpointercapture", release);
@@ -163,7 +167,7 @@
     bind(path, (w) => {
       e.dataset.value = w[0] === null ? "-inf" : String(w[0]);
       e.setAttribute("aria-valuetext", vertical ? fmtDb(w[0]) + " dB" : fmtPan(w[0]));
-      if (!held && w[1] !== null) { draw(w[1], w[0]); sent = w[1]; }
+      if (!grip && w[1] !== null) { draw(w[1], w[0]); sent = w[1]; }
     });
     return e;
   }
@@ -412,6 +416,11 @@
   }
 
   document.addEventListener("contextmenu", (ev) => ev.preventDefault());
+  // A phone locked mid-ride may never deliver the finger's release: let go when the
+  // page is hidden, so nothing stays held (motor faders elsewhere wait for a release).
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) for (const letGo of [...held]) letGo();
+  });
   if (!token) {
     document.getElementById("desk").hidden = true;
     const form = document.getElementById("login");
