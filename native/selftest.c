@@ -95,6 +95,34 @@ int main(void) {
     CHECK(finite && m.overflow_count > 0 && isfinite(m.momentary_lufs) && isfinite(m.rms[0]),
           "overflow contained (%llu samples)", (unsigned long long)m.overflow_count);
     sf_engine_free(e);
+
+    /* The per-channel loudness meter reads the source (before trim) as BS.1770 asks,
+     * and the reference track replaces the mix at the output with its gain. */
+    e = sf_engine_new(2, 0, RATE, 256);
+    sf_push_source_buffer(e, 0, sine, RATE, 2);
+    sf_push_param(e, SF_SCOPE_CH, 0, SF_P_TRIM, 0, 12.0f);
+    sf_push_chmeter(e, 0, 1);
+    sf_push_reference_buffer(e, dc, 480, 1);
+    sf_settle(e);
+    sf_process(e, NULL, 0, out, 2, RATE / 2);
+    sf_chmeter_reading r;
+    CHECK(sf_read_chmeter(e, 0, &r) == SF_OK && r.channel == 0 && r.steps == 5,
+          "channel meter on (%llu steps)", (unsigned long long)r.steps);
+    double z = 0.0;
+    for (int k = 1; k < 5; k++) z += r.kms[k] / 4.0; /* steps 1..4: a gating block */
+    float lufs = (float)(-0.691 + 10.0 * log10(z));
+    /* a sine peaking at -23 dBFS is -26 dBFS RMS; the sides are averaged, not summed */
+    CHECK(fabsf(lufs + 26.0f) < 0.1f, "channel loudness %.2f LUFS (want -26.0)", lufs);
+    sf_push_param(e, SF_SCOPE_MASTER, 0, SF_P_REF_GAIN, 0, -6.0f);
+    sf_push_param(e, SF_SCOPE_MASTER, 0, SF_P_REF_ON, 0, 1.0f);
+    sf_process(e, NULL, 0, out, 2, 9600); /* the gain glides like a fader: 200 ms */
+    want = powf(10.0f, -6.0f / 20.0f);
+    CHECK(fabsf(out[2 * 9599] - want) < 1e-5f && fabsf(out[2 * 9599 + 1] - want) < 1e-5f,
+          "reference heard: %.6f (want %.6f)", out[2 * 9599], want);
+    sf_reference_meters rm;
+    CHECK(sf_read_reference(e, &rm) == SF_OK && rm.heard == 1.0f && rm.source == 1,
+          "reference meters read");
+    sf_engine_free(e);
     printf("selftest passed\n");
     return 0;
 }
