@@ -60,6 +60,9 @@ from surfaced.yamlmarks import YamlError, load_text
 Status = Callable[[str], None]
 DEFAULT_INTERVAL_S = 1.0
 DEFAULT_KEEP = 5
+# The change log is written more often than the autosave: formatting its lines holds
+# the GIL, and a few hundred at a time would hold it for milliseconds.
+LOG_FLUSH_S = 0.2
 
 
 class Document:
@@ -87,6 +90,8 @@ class Document:
         self._base = file_base(session.path) if session.has_file else None
         self._slot = 0
         self._next = 0.0
+        self._next_log = 0.0
+        self._logged_seq = -1
         self._marker_written = False
         self._problems: dict[str, str] = {}  # what is failing now -> what was said
         self._started = False
@@ -191,13 +196,25 @@ class Document:
 
         Costs one array copy under the mixer's lock when it does anything.
         """
-        if not self._started or now < self._next or self._worker.busy:
+        if not self._started or self._worker.busy:
+            return
+        if now < self._next:
+            self._tick_log(now)
             return
         self._next = now + self.interval
         if not self.dirty() and self._marker_written:
             return
         snap = self.snapshot()
         self._worker.submit(lambda: self._autosave(snap))
+
+    def _tick_log(self, now: float) -> None:
+        """Between autosaves: write the change log every LOG_FLUSH_S while changes come."""
+        if now < self._next_log or self.changelog is None or self.changelog.path is None \
+                or self.mixer is None or self.mixer.seq == self._logged_seq:
+            return
+        self._next_log = now + LOG_FLUSH_S
+        self._logged_seq = self.mixer.seq
+        self._worker.submit(self._flush_log)
 
     def snapshot(self) -> Snapshot:
         """The mix document now: values, names, scenes, safes (cheap: see MixState)."""
