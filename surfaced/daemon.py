@@ -52,6 +52,7 @@ class SurfaceBinding:
     mtime: float
     surface: Any  # surfaced.surfaces.surface.Surface
     transport: Any = None  # MidiTransport, SerialTransport or _OscPeer
+    bases: tuple[float, ...] = ()  # mtimes of the files the mapping extends, when loaded
     errors: list[str] = field(default_factory=list)
 
 
@@ -275,7 +276,7 @@ class Daemon:
             self.failed[path] = (mtime, float("inf"))  # until the file changes
             self.on_status(f"mapping not loaded: {exc}")
             return
-        binding = SurfaceBinding(path, mtime, None)
+        binding = SurfaceBinding(path, mtime, None, bases=_stamp(mapping.sources[1:]))
         sid = f"surface:{mapping.id}"
 
         # Surface methods are thread-safe: transports call them from their own
@@ -371,9 +372,11 @@ class Daemon:
                 mtime = b.path.stat().st_mtime
             except OSError:
                 continue
-            if mtime == b.mtime:
+            # A device file that extends a protocol file reloads when either changes.
+            bases = _stamp(b.surface.mapping.sources[1:]) if b.surface is not None else ()
+            if mtime == b.mtime and bases == b.bases:
                 continue
-            b.mtime = mtime
+            b.mtime, b.bases = mtime, bases
             try:
                 mapping = load_mapping(b.path)
             except Exception as exc:
@@ -383,6 +386,7 @@ class Daemon:
                 continue
             old = b.surface
             b.surface = Surface(mapping, self.mixer, b.transport.send, f"surface:{mapping.id}")
+            b.bases = _stamp(mapping.sources[1:])
             old.close()
             self.reloads += 1
             self.on_status(f"{b.path.name}: reloaded")
@@ -507,6 +511,17 @@ class Daemon:
             self.driver.stop()
         # Last: save the session file if the mix changed, then remove the running marker.
         self._guarded("saving the session", self.document.close)
+
+
+def _stamp(paths: tuple[str, ...]) -> tuple[float, ...]:
+    """The modification times of files (-1 for one that is gone), to notice edits."""
+    out = []
+    for p in paths:
+        try:
+            out.append(Path(p).stat().st_mtime)
+        except OSError:
+            out.append(-1.0)
+    return tuple(out)
 
 
 class _OscPeer:

@@ -69,8 +69,10 @@ def test_mappings_are_bound_fixed_added_and_bad_edits_survived(tmp_path: Path) -
         try:
             await until(lambda: bool(d.osc), "the OSC listener")
             port = d.osc[0].address[1]
-            assert any("'nope'" in n and "no nope.yaml" in n for n in notes)
-            assert any("mapping not loaded" in n and "tablet.yaml" in n for n in notes)
+            await until(lambda: any("'nope'" in n and "no nope.yaml" in n for n in notes),
+                        "the missing mapping named")
+            await until(lambda: any("mapping not loaded" in n and "tablet.yaml" in n
+                                    for n in notes), "the broken mapping named")
             assert not d.bindings
 
             # the user fixes the file: bound without a restart
@@ -109,5 +111,40 @@ def test_mappings_are_bound_fixed_added_and_bad_edits_survived(tmp_path: Path) -
             stop.set()
             await asyncio.wait_for(task, 10)
             sock.close()
+
+    asyncio.run(scenario())
+
+
+def test_editing_a_protocol_file_reloads_the_devices_that_extend_it(tmp_path: Path) -> None:
+    """A device file is its protocol file plus differences: an edit to either reloads it."""
+    async def scenario() -> None:
+        maps = tmp_path / "maps"
+        maps.mkdir()
+        (maps / "tablet-base.yaml").write_text(TABLET)
+        (maps / "tablet.yaml").write_text("extends: tablet-base\nname: Derived tablet\n")
+        s = Session(path="<test>", buses=0)
+        s.channels = [ChannelConfig(f"C{i}", Source("generator", "sine")) for i in (1, 2)]
+        cfg = Config(headless=True, osc=[OscListenerConfig("udp", "127.0.0.1", 0)],
+                     enable=["tablet"], mapping_dirs=[maps])
+        d = Daemon(cfg, s, on_status=lambda m: None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        try:
+            await until(lambda: len(d.bindings) == 1, "the derived tablet bound")
+            port = d.osc[0].address[1]
+            # the protocol file now puts the faders on other addresses
+            touch_later(maps / "tablet-base.yaml", TABLET.replace("/tab/fader/", "/tab/level/"))
+            await until(lambda: d.reloads == 1, "the device reloaded after its base changed")
+            sock.sendto(encode_message("/tab/level/1", [0.5]), ("127.0.0.1", port))
+            await until(lambda: d.mixer.get("ch/1/fader") == pytest.approx(-10.0),
+                        "the new address driving ch/1")
+            await asyncio.sleep(1.2)  # two more reload checks: nothing else changed
+            assert d.reloads == 1
+        finally:
+            sock.close()
+            stop.set()
+            await asyncio.wait_for(task, 10)
 
     asyncio.run(scenario())
