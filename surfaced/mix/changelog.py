@@ -25,6 +25,7 @@ from surfaced.mix.mixer import Change, Mixer
 DEFAULT_SIZE = 4096
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_BACKUPS = 2
+FLUSH_SLICE = 128  # changes formatted per GIL hold in flush()
 
 
 def _wire(value: float | str) -> str:
@@ -82,14 +83,25 @@ class ChangeLog:
             self._pending.clear()
         if not batch:
             return 0
-        text = "".join(format_change(c) + "\n" for c in batch)
+        written = 0
         try:
             self._rotate_if_full()
             with open(self.path, "a", encoding="utf-8") as f:
-                f.write(text)
+                # In slices, yielding the GIL between them: this runs on a worker
+                # thread, and formatting a burst of thousands of changes in one go
+                # would hold up the transports' threads for milliseconds.
+                for i in range(0, len(batch), FLUSH_SLICE):
+                    part = batch[i:i + FLUSH_SLICE]
+                    f.write("".join(format_change(c) + "\n" for c in part))
+                    written += len(part)
+                    time.sleep(0)
         except OSError:
-            with self._lock:  # keep what did not reach the file, oldest first
-                self._pending.extendleft(reversed(batch))
+            # Keep what did not reach the file, oldest first; if the error came
+            # when the file was closed (its buffer flushed), keep it all: a line
+            # twice in the log is better than a change missing from it.
+            keep = batch[written:] if written < len(batch) else batch
+            with self._lock:
+                self._pending.extendleft(reversed(keep))
             raise
         return len(batch)
 
