@@ -134,6 +134,7 @@ def fader_value(k: int) -> float:
     return -90.0 + k / 64.0
 
 
+@pytest.mark.figures
 def test_sigkill_loses_at_most_two_seconds_of_changes(tmp_path: Path, figures: Figures) -> None:
     song = tmp_path / "song.yaml"
     song.write_text(SONG)
@@ -185,6 +186,9 @@ def test_sigkill_loses_at_most_two_seconds_of_changes(tmp_path: Path, figures: F
         "sigkill_lost_s", round(worst, 3), "s",
         "changes lost when `surfaced run` is killed with SIGKILL while changes stream in "
         "(worst of 5 kills; autosave every 1 s)", keep="max")
+    figures.record("sigkill_kills", 5, "kills",
+                   "SIGKILLs of the real `surfaced run` process at random moments, each "
+                   "followed by a restart that recovered the mix")
 
     code, said = d.stop(signal.SIGTERM)
     assert code == 0, said

@@ -25,6 +25,7 @@ from surfaced.assist.measure import Levels, levels
 from surfaced.mix.engine import Engine
 
 STEP_S = 0.1
+START_GRACE_S = 3.0  # how long a meter request may wait for an audio block to take it
 
 
 @dataclass
@@ -52,6 +53,8 @@ class LiveMeasure:
         self.started = time.monotonic() if clock is None else clock
         self._ch = {c: _Channel() for c in channels}
         self.done = False
+        self._refused = engine.chmeter_refused()
+        self._asked = time.monotonic()
         for c in channels:
             engine.chmeter(c, True)
 
@@ -71,11 +74,18 @@ class LiveMeasure:
         for c, st in self._ch.items():
             r = self.engine.chmeter_read(c)
             if r is None:
-                # the core refused (all its meter slots busy) or lost it: say so
+                # Not metered yet: the request waits in the core's queue for the
+                # next audio block. Refused (all slots busy), or still not running
+                # long after any block would have taken it: say so.
+                refused = self.engine.chmeter_refused() > self._refused
+                if not refused and time.monotonic() - self._asked < START_GRACE_S:
+                    return None
                 self.cancel()
+                why = (f"all {lib.SF_CHMETER_SLOTS} of its slots are busy" if refused
+                       else f"no audio block took the request within {START_GRACE_S:g} s: "
+                            "is the audio running?")
                 raise RuntimeError(f"channel {c}: the core's loudness meter is not running "
-                                   "(more channels metered at once than its "
-                                   f"{lib.SF_CHMETER_SLOTS} slots?)")
+                                   f"({why})")
             ring = len(r.kms)
             first = max(st.seen, r.steps - ring)
             st.lost += first - st.seen

@@ -484,6 +484,16 @@ class Engine:
             ms=np.frombuffer(ffi.buffer(r.ms), dtype=np.float32, count=ring).copy(),
             peak=float(r.peak), true_peak=float(r.true_peak), refused=int(r.refused))
 
+    def chmeter_refused(self) -> int:
+        """Requests to meter a channel the core refused so far (all its slots were busy)."""
+        r = ffi.new("sf_chmeter_reading *")
+        for _ in range(100):
+            code = lib.sf_read_chmeter(self._ptr, 0, r)
+            if code != lib.SF_EBUSY:
+                _check(code, "reading the channel meters")
+                break
+        return int(r.refused)
+
     @property
     def native(self) -> Any:
         """The cffi pointer to the core (for the audio drivers in surfaced.mix.audio)."""

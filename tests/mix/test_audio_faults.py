@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from jack_server import JackServer, _wait_until_up, jackd_path
+from measured import Figures
 
 from surfaced.config import Config
 from surfaced.daemon import Daemon
@@ -194,7 +195,8 @@ def said(notes: list[str], text: str) -> list[str]:
     return [n for n in notes if text in n]
 
 
-def test_jack_stopped_and_restarted_under_the_daemon(jackd: Jackd) -> None:
+@pytest.mark.figures
+def test_jack_stopped_and_restarted_under_the_daemon(jackd: Jackd, figures: Figures) -> None:
     jackd.start()
     portaudio_sees(jackd)
     notes: list[str] = []
@@ -208,8 +210,10 @@ def test_jack_stopped_and_restarted_under_the_daemon(jackd: Jackd) -> None:
                                 "bus/1/fader": -8.0, "master/fader": -1.5}.items():
                 d.mixer.set(path, value, "test")
 
+            stopped = time.monotonic()
             jackd.stop()
             assert await wait_for(lambda: d.audio_losses == 1), "the loss went unnoticed"
+            fallback_s = time.monotonic() - stopped
             assert isinstance(d.driver, HeadlessClock)
             assert "headless clock" in d.where
             # The engine goes on, and a surface still sets and reads the mix.
@@ -218,8 +222,15 @@ def test_jack_stopped_and_restarted_under_the_daemon(jackd: Jackd) -> None:
             before = d.mixer.snapshot()
 
             jackd.start()
+            started = time.monotonic()
             assert await wait_for(lambda: d.audio_returns == 1, RETURN_WAIT_S), \
                 f"the daemon did not move back to the restarted JACK server: {notes}"
+            figures.record("audio_fallback_s", round(fallback_s, 2), "s",
+                           "jackd stopped under the running daemon -> on the headless clock "
+                           "(includes jackd's own exit)", keep="max")
+            figures.record("audio_return_s", round(time.monotonic() - started, 2), "s",
+                           "jackd up again -> playing through it (the daemon looks 2 s after "
+                           "a loss, then backs off)", keep="max")
             assert isinstance(d.driver, LiveStream)
             assert d.where == f"playing through system at {RATE} Hz"
             first = callbacks(d)
@@ -234,6 +245,9 @@ def test_jack_stopped_and_restarted_under_the_daemon(jackd: Jackd) -> None:
     assert len(lost) == 1 and "JACK" in lost[0] and "headless clock" in lost[0], notes
     assert said(notes, "audio device back: playing through system") == [
         f"audio device back: playing through system at {RATE} Hz"], notes
+    figures.record("jack_restarts_survived", 1, "restart",
+                   "a real JACK server stopped and started again under the running daemon, "
+                   "mix unchanged (per test run)")
 
 
 def test_daemon_started_without_jack_moves_to_it_when_it_starts(jackd: Jackd) -> None:

@@ -280,6 +280,7 @@ def test_a_read_only_folder_is_said_once_and_retried(small_disk: Path) -> None:
 
 
 # --------------------------------------------------------------------- figures
+@pytest.mark.figures
 def test_autosave_cost_of_a_64_channel_session(tmp_path: Path, figures: Figures) -> None:
     song = tmp_path / "big.yaml"
     chans = "".join(f"  - {{name: Ch {i}, source: {{generator: sine}}, fader: -{i % 20}}}\n"
