@@ -148,8 +148,8 @@ def test_a_64_channel_recall_lands_in_one_block_while_audio_runs(figures: Figure
             waits.append((status.first_frame - frames_before) / 48000 * 1000)
         assert status.split == 0 and status.applied - applied_before >= 40
     figures.record("recall_changes", done.changed, "values",
-                   "values that change in each recall between two 64-channel scenes (fader, pan and "
-                   "EQ or trim of every channel; the scene holds every parameter)")
+                   "values that change in each recall between two 64-channel scenes (fader, "
+                   "pan and EQ or trim of every channel; the scene holds every parameter)")
     figures.record("recall_blocks", 1 + status.split, "block",
                    "audio blocks one recall is spread over (40 recalls, core's record)")
     figures.record("recall_wait_ms_max", max(waits), "ms",
