@@ -37,8 +37,8 @@ from surfaced.mapping.source import Tree, read
 
 FORMAT: Final = 1
 TOP_KEYS: Final = ("format", "extends", "name", "description", "transport", "match", "strips",
-                   "link", "vars", "bank", "pages", "modifiers", "defaults", "handshake",
-                   "keepalive", "output", "controls")
+                   "link", "selection", "vars", "bank", "pages", "modifiers", "defaults",
+                   "handshake", "keepalive", "output", "controls")
 DEFAULT_KEYS: Final = ("channel", "echo", "takeover", "threshold", "fake_touch", "rate")
 MAX_STRIPS: Final = 256
 MAX_CONTROLS: Final = 4096
@@ -69,6 +69,9 @@ def compile_mapping(top: Node, mapping_id: str, sources: tuple[str, ...] = ()) -
     match = _match(top, transport)
     strips = top.int_("strips", {}, 0, lo=0, hi=MAX_STRIPS, what="a number of strips")
     link, offset = _link(top, mapping_id)
+    # own: this desk's SELECT buttons choose its selected channel; focus: follow
+    # (and move) the channel selected last on any surface, as a channel strip does.
+    selection = top.choice("selection", ("own", "focus"), "own")
     bank_step = _bank(top)
     pages, modifiers = _pages(top)
     defaults = top.child("defaults") or Node({}, top.file, "defaults", top.line)
@@ -91,7 +94,7 @@ def compile_mapping(top: Node, mapping_id: str, sources: tuple[str, ...] = ()) -
         path=top.file, sources=sources or (top.file,), transport=transport, match=match,
         strips=strips, link=link, link_offset=offset, bank_step=bank_step, pages=pages,
         modifiers=modifiers, controls=controls, handshake=handshake, keepalive=keepalive,
-        max_rate=max_rate,
+        max_rate=max_rate, follows_focus=selection == "focus",
     )
 
 

@@ -281,3 +281,4 @@ class Mapping:
     handshake: tuple[OutSpec, ...]
     keepalive: tuple[Periodic, ...]
     max_rate: float  # feedback messages per second for the whole surface (0 = no limit)
+    follows_focus: bool = False  # `selection: focus`: the channel selected on any surface

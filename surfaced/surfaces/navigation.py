@@ -4,7 +4,13 @@ A controller and its extender (``link: {to: mackie-control, offset: 8}``)
 form one wide surface: they share one `NavState`, so banking on the main
 unit moves the extender's strips too, and the extender shows the channels
 right after the main unit's. Surfaces that are not linked each have their
-own state, so several surfaces can sit on different banks.
+own state, so several surfaces can sit on different banks and have different
+channels selected.
+
+The selection is per state too (a SELECT button lights on its own desk
+only), and the registry remembers the channel selected last on any surface:
+the focus, which a surface whose mapping says ``selection: focus`` (a
+channel-strip controller) follows and moves.
 
 Members are told about a change by a flag (`Member.nav_changed`), never by
 calling into them: each surface picks the change up under its own lock at
@@ -30,6 +36,8 @@ class Member(Protocol):
     def nav_changed(self, bank: bool) -> None:
         """Called (from any thread) when bank (True) or pages/modifiers (False) changed."""
 
+    follows_focus: bool  # `selection: focus`: follows the channel selected on any surface
+
     def selection_changed(self) -> None:
         """Called (from any thread) when the selected channel changed."""
 
@@ -39,6 +47,7 @@ class NavState:
 
     def __init__(self) -> None:
         self.bank = 0
+        self.selected = 1  # the channel selected on this (possibly linked) desk
         self.pages: dict[str, str] = {}
         self.modifiers: set[str] = set()
         self._members: list[weakref.ref[Member]] = []
@@ -77,15 +86,14 @@ class LinkRegistry:
     A surface that joins under the `surface_id` of a live one (a mapping
     reloaded from disk) takes over its state, so the bank survives a reload.
 
-    It also holds the selected channel, which every surface on the mixer
-    shares: a SELECT button on any of them moves it (`select`), and a
-    channel-strip controller's knobs follow it. Which channel is selected is
-    where the hands are looking, not part of the mix, so it lives here with
-    the banks rather than in the Mixer.
+    It also holds the focus: the channel selected last on any surface, which
+    surfaces with `selection: focus` follow (a channel-strip controller's
+    knobs). Which channel is selected is where the hands are looking, not
+    part of the mix, so it lives here with the banks rather than in the Mixer.
     """
 
     def __init__(self) -> None:
-        self._selected = 1
+        self._focus = 1
         self._lock = threading.Lock()
         self._states: weakref.WeakKeyDictionary[Member, NavState] = weakref.WeakKeyDictionary()
         self._by_id: dict[str, weakref.ref[Member]] = {}
@@ -126,21 +134,38 @@ class LinkRegistry:
                 if other.link == member.mapping_id:
                     own = NavState()
                     own.bank, own.pages = state.bank, dict(state.pages)
+                    own.selected = state.selected
                     self._move(other, own)
 
     @property
-    def selected(self) -> int:
-        """The selected channel (1-based)."""
-        return self._selected
+    def focus(self) -> int:
+        """The channel selected last on any surface (1-based)."""
+        return self._focus
 
-    def select(self, channel: int) -> None:
-        """Select `channel` (1-based) for every surface; each picks it up at its next tick."""
+    def selected_for(self, member: Member) -> int:
+        """The channel `member` shows as selected: its desk's, or the focus."""
         with self._lock:
-            if channel == self._selected:
-                return
-            self._selected = channel
-            members = self._live()
-        for m in members:
+            state = self._states.get(member)
+            if member.follows_focus or state is None:
+                return self._focus
+            return state.selected
+
+    def select(self, member: Member, channel: int) -> None:
+        """`member` selects `channel` (1-based): on its desk, and as the focus.
+
+        Told: the surfaces sharing its desk, and those following the focus;
+        each picks the change up at its next tick.
+        """
+        with self._lock:
+            state = self._states.get(member)
+            desk: list[Member] = []
+            if state is not None and not member.follows_focus and state.selected != channel:
+                state.selected = channel
+                desk = state.members()
+            moved = channel != self._focus
+            self._focus = channel
+            followers = [m for m in self._live() if m.follows_focus] if moved else []
+        for m in {id(m): m for m in desk + followers}.values():
             m.selection_changed()
 
     def state_of(self, member: Member) -> NavState | None:

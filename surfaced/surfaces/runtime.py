@@ -75,7 +75,7 @@ class Runtime:
         self.states = [ControlState(env=dict(c.env)) for c in self.controls]
         self.stats = SurfaceStats()
         self.nav = NavState()
-        self.sel = 1  # the selected channel, shared by every surface on the mixer
+        self.sel = 1  # the selected channel: this desk's, or the focus (`selection: focus`)
         # Selecting a channel is the surfaces' shared navigation (LinkRegistry.select);
         # the owning Surface wires this to its registry.
         self.select: Callable[[int], None] = lambda channel: None

@@ -49,6 +49,7 @@ class Surface:
         # What the link registry reads (see surfaced.surfaces.navigation.Member).
         self.mapping_id = mapping.id
         self.link = mapping.link
+        self.follows_focus = mapping.follows_focus
         self.link_offset = mapping.link_offset
         self.strips = mapping.strips
         self._lock = threading.RLock()
@@ -61,7 +62,7 @@ class Surface:
         self._nav_other = True
         self._nav_sel = True
         self._registry = registry if registry is not None else registry_for(mixer)
-        self._rt.select = self._registry.select
+        self._rt.select = lambda channel: self._registry.select(self, channel)
         self._rt.nav = self._registry.join(self)
         self._unsubscribe = mixer.subscribe(self._fb.on_change)
         with self._lock:
@@ -176,7 +177,7 @@ class Surface:
         rt = self._rt
         if self._nav_sel:
             self._nav_sel = False
-            rt.sel = self._registry.selected
+            rt.sel = self._registry.selected_for(self)
             if not self._nav_bank:  # a bank change rebinds everything below
                 self._let_go(rt.sel_controls)
                 rt.rebind(rt.sel_controls)
