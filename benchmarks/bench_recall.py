@@ -20,13 +20,11 @@ which the output says.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import shutil
 import socket
 import sys
-import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -37,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from daemon_thread import DaemonThread  # noqa: E402
 from jack_server import jack_server  # noqa: E402
 
 from surfaced.config import Config  # noqa: E402
@@ -78,38 +77,11 @@ def random_mix(mixer: Mixer, seed: int) -> dict[str, object]:
     return out
 
 
-class DaemonThread:
-    """The real daemon on its own asyncio loop in a thread."""
-
-    def __init__(self, headless: bool) -> None:
-        cfg = Config(block=64, headless=headless, enable=[],
-                     osc=[OscListenerConfig("udp", "127.0.0.1", 0)])
-        self.daemon = Daemon(cfg, session(), on_status=lambda m: None)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            await self.daemon.run(self._stop)
-
-        asyncio.run(main())
-
-    def __enter__(self) -> Daemon:
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not self.daemon.osc:
-            time.sleep(0.02)
-        if not self.daemon.osc:
-            raise RuntimeError("the daemon's OSC listener never opened")
-        return self.daemon
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+def running_daemon(headless: bool) -> Daemon:
+    """The real daemon with a UDP OSC listener on 127.0.0.1 (see DaemonThread)."""
+    cfg = Config(block=64, headless=headless, enable=[],
+                 osc=[OscListenerConfig("udp", "127.0.0.1", 0)])
+    return Daemon(cfg, session(), on_status=lambda m: None)
 
 
 def recall_latency(d: Daemon, samples: int) -> tuple[list[float], int, int]:
@@ -158,9 +130,15 @@ def main() -> None:
           f"{platform.processor() or platform.machine()}  {os.cpu_count()} cpus")
     server: AbstractContextManager[object] = (
         jack_server(rate=48000, period=64) if have_jack else nullcontext())
-    with server, DaemonThread(headless=not have_jack) as d:
-        lat, changed, blocks = recall_latency(d, samples)
-        where = d.where
+    with server:
+        d = running_daemon(headless=not have_jack)
+        runner = DaemonThread(d)
+        runner.start(lambda: bool(d.osc), what="listening for OSC")
+        try:
+            lat, changed, blocks = recall_latency(d, samples)
+            where = d.where
+        finally:
+            runner.stop()
     p = np.percentile(np.array(lat), [50, 90, 99])
     print(f"  driver: {where}")
     print(f"  {CHANNELS} channels, {BUSES} buses, every kind in scope: {changed} values change "

@@ -20,7 +20,6 @@ their rate) plus a meter reader at 30 Hz.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import random
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from daemon_thread import DaemonThread  # noqa: E402
 from jack_server import jack_server  # noqa: E402
 
 from surfaced.config import Config  # noqa: E402
@@ -139,38 +139,22 @@ def _session(n: int = 16) -> Session:
 
 
 class _DaemonThread:
-    """The real daemon on its own asyncio loop in a thread, live audio on JACK."""
+    """The real daemon in a thread, live audio on JACK, its one surface bound."""
 
     def __init__(self, mapping: str) -> None:
         cfg = Config(block=64, midi_api="jack", osc=[], enable=[mapping],
                      mapping_dirs=[bench_cc_mapping()])
         self.daemon = Daemon(cfg, _session(), on_status=lambda m: None)
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            await self.daemon.run(self._stop)
-
-        asyncio.run(main())
+        self._runner = DaemonThread(self.daemon)
 
     def __enter__(self) -> Daemon:
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            b = self.daemon.bindings
-            if b and b[0].transport.online:
-                return self.daemon
-            time.sleep(0.05)
-        raise RuntimeError("the surface never came online")
+        b = self.daemon.bindings
+        self._runner.start(lambda: bool(b) and b[0].transport.online, timeout=15,
+                           what="bound to its surface")
+        return self.daemon
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        self._runner.stop(10)
 
 
 def latency(mapping: str, port: str, message: Callable[[int], list[int]], samples: int,

@@ -459,15 +459,8 @@ class Daemon:
             return
         from surfaced.link.link import MixLink
 
-        def say(msg: str) -> None:  # the link speaks from its own threads
-            loop = self.loop
-            if loop is not None and not loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(self.on_status, msg)
-                    return
-            log.info("%s", msg)
-
-        self.link = MixLink(self.mixer, self.config.link, on_status=say)
+        # The link speaks from its own threads.
+        self.link = MixLink(self.mixer, self.config.link, on_status=self._say_from_thread)
         self.link.start()
 
     async def start_web(self) -> None:

@@ -3,12 +3,12 @@ in a thread, headless, with OSC on a free UDP port and the link configured."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from daemon_thread import DaemonThread
 
 from surfaced.config import Config
 from surfaced.daemon import Daemon
@@ -49,18 +49,8 @@ class LinkedDaemon:
         self.id = link.daemon_id
         self.lines: list[str] = []
         self.daemon = Daemon(cfg, session or small_session(), on_status=self.lines.append)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"daemon-{self.id}")
+        self._runner = DaemonThread(self.daemon, name=f"daemon-{self.id}")
         self.link: MixLink | Any = None
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            await self.daemon.run(self._stop)
-
-        asyncio.run(main())
 
     @property
     def mixer(self) -> Mixer:
@@ -68,17 +58,17 @@ class LinkedDaemon:
 
     def start(self) -> LinkedDaemon:
         """Start the daemon; returns once its link exists (bounded)."""
-        self._thread.start()
-        if not wait_until(lambda: self.daemon.link is not None and bool(self.daemon.osc), 20):
-            raise RuntimeError(f"daemon {self.id} did not start its link: {self.lines}")
+        try:
+            self._runner.start(lambda: self.daemon.link is not None and bool(self.daemon.osc),
+                               what="linked")
+        except RuntimeError:
+            raise RuntimeError(f"daemon {self.id} did not start its link: {self.lines}") from None
         self.link = self.daemon.link
         return self
 
     def stop(self) -> None:
         """Stop the daemon (it says goodbye on the broker) and wait for its thread."""
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
+        self._runner.stop(20)
 
     def in_mix(self) -> bool:
         """Connected and every retained write taken."""
