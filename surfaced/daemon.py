@@ -93,6 +93,7 @@ class Daemon:
         self.where = ""
         self.audio_watch: AudioSupervisor | None = None
         self.osc: list[OscListener] = []
+        self.osc_waiting: list[OscListener] = []  # address taken; retrying (start_osc)
         self.native: NativeOsc | None = None
         self.x32: Any = None  # surfaced.surfaces.x32.X32Osc, with its own UDP listener:
         self.x32_listener: OscListener | None = None
@@ -177,14 +178,20 @@ class Daemon:
         """Open the OSC listeners with the native namespace behind them."""
         self.native = NativeOsc(self.mixer, self._osc_reply, rate=self.config.feedback_rate)
         for cfg in self.config.osc:
+            # A port still held by an instance on its way out frees up soon:
+            # the listener keeps trying and joins self.osc once bound.
             listener = OscListener(cfg, self._on_osc)
-            try:
-                await listener.start()
-            except OSError as exc:
-                self.on_status(f"OSC {cfg.protocol} {cfg.host}:{cfg.port} unavailable: {exc}")
-                continue
-            self.osc.append(listener)
+            if await listener.start_retrying(self.on_status, self._osc_bound):
+                self.osc.append(listener)
+            else:
+                self.osc_waiting.append(listener)
         await self._start_x32_and_mdns()
+
+    def _osc_bound(self, listener: OscListener) -> None:
+        """A listener that waited for its address has it now."""
+        if listener in self.osc_waiting:
+            self.osc_waiting.remove(listener)
+        self.osc.append(listener)
 
     async def _start_x32_and_mdns(self) -> None:
         """The X32-compatible namespace on its own UDP listener, then the mDNS
@@ -494,9 +501,10 @@ class Daemon:
         if self.x32_listener is not None:
             await self.x32_listener.close()
             self.x32_listener = None
-        for listener in self.osc:
+        for listener in self.osc + self.osc_waiting:
             await listener.close()
         self.osc.clear()
+        self.osc_waiting.clear()
         if self.audio_watch is not None:
             self.audio_watch.close()  # no driver switch from here on
             self.audio_watch = None

@@ -18,6 +18,18 @@ cannot be resynchronized, so that one connection is closed (and counted); a
 SLIP stream resynchronizes at the next END. Bundle timetags are reported on
 the Events and never waited for.
 
+No TCP peer can hold the others out: a connection that sends nothing for
+`idle_timeout` seconds (also in the middle of a packet) is closed; one host
+holds at most `max_per_host` connections; and when all `max_connections` are
+open, a newcomer takes the place of the connection idle the longest, if that
+one has been idle `evict_after` seconds or more (otherwise the newcomer is
+refused). Each of these is counted in `OscStats` and logged.
+
+`start_retrying` binds like `start`, but when the address is taken (an
+exiting instance still holds the port) it keeps trying in the background,
+backing off from RETRY_FIRST_S to RETRY_MAX_S, says so once, and says again
+when the socket is bound.
+
 Events are stamped with a source naming the peer, e.g.
 ``osc:udp:127.0.0.1:53000`` or ``osc:tcp:127.0.0.1:40122``; `reply(source,
 packet)` sends a packet back to that peer (UDP: to its address and port;
@@ -31,6 +43,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -48,6 +61,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 9000
+RETRY_FIRST_S: Final = 0.5
+RETRY_MAX_S: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,11 @@ class OscListenerConfig:
     max_packet: int = DEFAULT_MAX_SIZE
     max_depth: int = DEFAULT_MAX_DEPTH
     max_connections: int = 32
+    max_per_host: int = 8
+    # A TCP connection silent this long is closed (a subscriber's lease
+    # renewal, every 10 s, keeps a quiet listener's connection open).
+    idle_timeout: float = 60.0
+    evict_after: float = 5.0
     # A TCP peer that reads slower than this many queued bytes loses
     # feedback packets instead of making us buffer without bound.
     max_send_buffer: int = 256 * 1024
@@ -72,9 +92,14 @@ class OscListenerConfig:
             raise ValueError(f"OSC TCP framing must be 'size' or 'slip', got {self.framing!r}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"OSC port {self.port} out of range 0..65535")
-        for name in ("max_packet", "max_depth", "max_connections", "max_send_buffer"):
+        for name in ("max_packet", "max_depth", "max_connections", "max_per_host",
+                     "max_send_buffer"):
             if getattr(self, name) < 1:
                 raise ValueError(f"OSC {name} must be positive, got {getattr(self, name)}")
+        for name in ("idle_timeout", "evict_after"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"OSC {name} must be a positive number of seconds, "
+                                 f"got {getattr(self, name)}")
 
 
 @dataclass
@@ -88,7 +113,9 @@ class OscStats:
     sent: int = 0
     send_dropped: int = 0  # replies not sent: unknown peer, closed, or backed-up connection
     connections: int = 0  # TCP connections open now
-    refused_connections: int = 0
+    refused_connections: int = 0  # over max_connections or max_per_host
+    idle_closed: int = 0  # TCP connections closed after idle_timeout of silence
+    evicted: int = 0  # idle TCP connections closed to make room for a newcomer
     last_error: str | None = None
 
 
@@ -130,7 +157,10 @@ class OscListener:
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
         self._conns: dict[str, asyncio.StreamWriter] = {}
+        self._seen: dict[str, float] = {}  # source -> when it last sent bytes (monotonic)
+        self._hosts: dict[str, int] = {}  # peer host -> connections open
         self._address: tuple[str, int] | None = None
+        self._retry: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -155,13 +185,57 @@ class OscListener:
         self._address = (sockname[0], sockname[1])
         log.info("OSC %s listening on %s:%d", self.describe(), *self._address)
 
+    async def start_retrying(self, say: Callable[[str], None],
+                             on_bound: Callable[[OscListener], None]) -> bool:
+        """`start`, and if the address is taken keep trying in the background.
+
+        Returns True when bound now. Otherwise says why once, retries with
+        backoff until bound (then says so and calls `on_bound`) or `close`.
+        """
+        try:
+            await self.start()
+        except OSError as exc:
+            cfg = self.config
+            say(f"OSC {cfg.protocol} {cfg.host}:{cfg.port} unavailable: {exc}; retrying in the "
+                f"background (every {RETRY_FIRST_S:g} s, backing off to {RETRY_MAX_S:g} s)")
+            self._retry = asyncio.get_running_loop().create_task(self._retry_start(say, on_bound))
+            return False
+        return True
+
+    async def _retry_start(self, say: Callable[[str], None],
+                           on_bound: Callable[[OscListener], None]) -> None:
+        delay, tries = RETRY_FIRST_S, 1
+        while True:
+            await asyncio.sleep(delay)
+            tries += 1
+            try:
+                await self.start()
+            except OSError:
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            break
+        self._retry = None
+        say(f"OSC {self.describe()} listening on {self.address[0]}:{self.address[1]} "
+            f"(bound after {tries} tries)")
+        on_bound(self)
+
+    @property
+    def retrying(self) -> bool:
+        """True while `start_retrying` is still waiting for the address."""
+        return self._retry is not None
+
     def describe(self) -> str:
         """'udp', 'tcp/size' or 'tcp/slip'."""
         cfg = self.config
         return "udp" if cfg.protocol == "udp" else f"tcp/{cfg.framing}"
 
     async def close(self) -> None:
-        """Stop listening and close every connection."""
+        """Stop listening (or retrying) and close every connection."""
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
+            self._retry = None
         if self._udp is not None:
             self._udp.close()
             self._udp = None
@@ -207,15 +281,38 @@ class OscListener:
                 self._error(f"sink raised {type(exc).__name__} on {event.address}: {exc}")
         stats.events += len(events)
 
+    def _admit(self, source: str, host: str) -> str | None:
+        """Why a new connection from `host` is refused, or None (making room if needed)."""
+        cfg = self.config
+        if self._hosts.get(host, 0) >= cfg.max_per_host:
+            return f"{host} already holds {cfg.max_per_host} connections (max_per_host)"
+        if len(self._conns) < cfg.max_connections:
+            return None
+        now = time.monotonic()
+        idlest = min(self._conns, key=lambda s: self._seen[s])
+        idle = now - self._seen[idlest]
+        if idle < cfg.evict_after:
+            return (f"{len(self._conns)} connections open (max_connections) and none idle "
+                    f"for {cfg.evict_after:g} s")
+        self.stats.evicted += 1
+        self._error(f"{idlest}: closed after {idle:.1f} s idle to make room for {source}")
+        self._conns.pop(idlest).close()  # its _serve sees the close and cleans up
+        del self._seen[idlest]
+        return None
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        source = format_source("tcp", peer[0], peer[1])
-        if len(self._conns) >= self.config.max_connections:
+        host = str(peer[0])
+        source = format_source("tcp", host, peer[1])
+        refused = self._admit(source, host)
+        if refused is not None:
             self.stats.refused_connections += 1
-            self._error(f"{source}: refused, {len(self._conns)} connections already open")
+            self._error(f"{source}: refused: {refused}")
             writer.close()
             return
         self._conns[source] = writer
+        self._seen[source] = time.monotonic()
+        self._hosts[host] = self._hosts.get(host, 0) + 1
         self.stats.connections += 1
         try:
             if self.config.framing == "size":
@@ -224,20 +321,36 @@ class OscListener:
                 await self._read_slip(reader, source)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the peer went away, possibly mid-packet
+        except TimeoutError:
+            self.stats.idle_closed += 1
+            self._error(f"{source}: closed after {self.config.idle_timeout:g} s without data "
+                        f"(idle_timeout)")
         except Exception as exc:  # whatever happens on one connection stays there
             self._error(f"{source}: connection failed: {type(exc).__name__}: {exc}")
         finally:
-            del self._conns[source]
+            if self._conns.get(source) is writer:  # not already evicted
+                del self._conns[source]
+                del self._seen[source]
+            self._hosts[host] -= 1
+            if not self._hosts[host]:
+                del self._hosts[host]
             self.stats.connections -= 1
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def _read(self, read: Awaitable[bytes], source: str) -> bytes:
+        """One read from a connection within idle_timeout (TimeoutError otherwise)."""
+        data = await asyncio.wait_for(read, self.config.idle_timeout)
+        if source in self._seen:
+            self._seen[source] = time.monotonic()
+        return data
+
     async def _read_sized(self, reader: asyncio.StreamReader, source: str) -> None:
         limit = self.config.max_packet
         while True:
             try:
-                head = await reader.readexactly(4)
+                head = await self._read(reader.readexactly(4), source)
             except asyncio.IncompleteReadError as exc:
                 if exc.partial:
                     self._drop(f"{source}: stream ended inside a size prefix")
@@ -247,11 +360,11 @@ class OscListener:
                 # Without a trustworthy length there is no next packet to find.
                 self._drop(f"{source}: size prefix {size} outside 1..{limit}; connection closed")
                 return
-            self._packet(await reader.readexactly(size), source)
+            self._packet(await self._read(reader.readexactly(size), source), source)
 
     async def _read_slip(self, reader: asyncio.StreamReader, source: str) -> None:
         decoder = SlipDecoder(self.config.max_packet, synced=True)
-        while data := await reader.read(65536):
+        while data := await self._read(reader.read(65536), source):
             errors = decoder.stats.errors
             frames = decoder.feed(data)
             for _ in range(decoder.stats.errors - errors):
