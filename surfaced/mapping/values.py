@@ -84,6 +84,13 @@ class ValueScale:
         p = self.curve.apply(clamp01(1.0 - position if self.invert else position))
         lo, hi = self._bounds(spec)
         if self.taper != "param":
+            if lo == -math.inf and self.taper != "fader":
+                # A straight or log line has no start at -inf (it would give
+                # NaN): such a taper runs from the fader law's lowest finite
+                # step, and only the very bottom is -inf, as on a fader.
+                if p <= 0.0:
+                    return spec.minimum
+                lo = tapers.FADER_LAW[1][1]
             v = tapers.position_to_value(self.taper, p, lo, hi)
         elif self.range is None:
             v = spec.from_position(p)

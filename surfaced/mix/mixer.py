@@ -146,11 +146,18 @@ class Mixer:
         return changes[0] if changes else None
 
     def set_position(self, path: str, position: float, source: str) -> Change | None:
-        """Apply a normalised 0..1 position from a surface, through the taper."""
+        """Apply a normalised 0..1 position from a surface, through the taper.
+
+        A position that is not a finite number within 0..1 raises ParamError and
+        changes nothing: it is never clamped, since a wire that sends 7 or NaN
+        is broken and must be told, not obeyed.
+        """
         spec = self.spec(path)
         if not isinstance(position, int | float) or isinstance(position, bool) \
                 or not math.isfinite(position):
             raise ParamError(f"{spec.path}: position {position!r} is not a number 0..1")
+        if not 0.0 <= position <= 1.0:
+            raise ParamError(f"{spec.path}: position {position!r} is out of range 0..1")
         return self.set(spec.path, spec.from_position(position), source)
 
     def apply(self, values: Mapping[str, object] | Iterable[tuple[str, object]], source: str,
