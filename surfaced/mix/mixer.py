@@ -276,10 +276,16 @@ class Mixer:
                 holders.discard(source)
 
 
+MAX_TEXT = 64  # characters of a name: a scribble strip shows 7-12; feedback must fit a datagram
+
+
 def _validate(spec: ParamSpec, value: object) -> Value:
     if spec.is_text:
         if not isinstance(value, str):
             raise ParamError(f"{spec.path}: expected text, got {type(value).__name__}")
+        if len(value) > MAX_TEXT:
+            raise ParamError(f"{spec.path}: text of {len(value)} characters is too long; "
+                             f"at most {MAX_TEXT}")
         return value
     return spec.validate(value)
 

@@ -23,7 +23,8 @@ be sent feedback and meters for ever; a TCP peer is dropped when its
 connection closes.
 
 Feedback to subscribers is coalesced (the latest value of each path, at most
-`rate` times a second) and never echoed to the peer that made the change.
+`rate` times a second) and never echoed to the peer that made the change. It
+travels in bundles of at most MAX_DATAGRAM bytes, as many as it takes.
 Bad messages are counted and answered with ``/error s MESSAGE``.
 """
 
@@ -59,6 +60,10 @@ class NativeOscStats:
 
 
 LEASE_S = 10.0
+# Feedback bundles fit one Ethernet frame (1500 bytes less IP and UDP
+# headers, with room for options): nothing to fragment, nothing lost whole.
+MAX_DATAGRAM = 1400
+_BUNDLE_HEAD = 16  # "#bundle\0" and the timetag; each element adds a 4-byte size
 
 
 @dataclass
@@ -208,8 +213,8 @@ class NativeOsc:
             ok = True
             if changes:
                 msgs = [encode_message("/" + c.path, [_wire(c.value)]) for c in changes]
-                for i in range(0, len(msgs), 32):  # bundles stay well under a UDP MTU-ish size
-                    ok = self._send(peer, encode_bundle(msgs[i:i + 32])) and ok
+                for packet in datagrams(msgs):
+                    ok = self._send(peer, packet) and ok
                 self.stats.feedback_sent += len(msgs)
             if meters:
                 ok = self._send(peer, self._meters_packet()) and ok
@@ -225,6 +230,26 @@ class NativeOsc:
                   _finite_db(m.momentary_lufs)]
         return encode_bundle([encode_message("/meters/ch", chans),
                               encode_message("/meters/master", master)])
+
+
+def datagrams(msgs: list[bytes], limit: int = MAX_DATAGRAM) -> list[bytes]:
+    """Encoded messages packed, in order, into bundles of at most `limit` bytes each.
+
+    A bundle too big for one datagram is lost whole, and with it every change
+    it carried; a message that fits no bundle on its own travels bare.
+    """
+    out: list[bytes] = []
+    batch: list[bytes] = []
+    size = _BUNDLE_HEAD
+    for msg in msgs:
+        if batch and size + 4 + len(msg) > limit:
+            out.append(batch[0] if size > limit else encode_bundle(batch))
+            batch, size = [], _BUNDLE_HEAD
+        batch.append(msg)
+        size += 4 + len(msg)
+    if batch:
+        out.append(batch[0] if size > limit else encode_bundle(batch))
+    return out
 
 
 def _finite_db(x: float) -> float:
