@@ -108,6 +108,7 @@ class Daemon:
         self.loop_errors = 0
         # mapping file -> (its mtime when it failed, when to try again)
         self.failed: dict[Path, tuple[float, float]] = {}
+        self._mapping_check = asyncio.Lock()
         self._midi_down_until = 0.0
         self._midi_backoff = 0.0  # seconds between attempts while the MIDI backend is down
 
@@ -247,42 +248,154 @@ class Daemon:
         return False
 
     # ------------------------------------------------------------- surfaces
-    def start_surfaces(self) -> None:
+    async def start_surfaces(self) -> None:
         """Bind every enabled mapping to a transport that watches for its device."""
-        for name in self.config.missing_mappings():
-            known = ", ".join(sorted(self.config.available_mappings()))
-            self.on_status(f"mappings.enable names {name!r}, but there is no {name}.yaml "
-                           f"(known: {known})")
-        self._scan()
+        await self.check_reload(announce_missing=True)
 
-    def _scan(self) -> None:
-        """Bind mapping files not bound yet: new ones, and ones that failed before
-        (retried when their file changes, or a little later when their transport
-        could not open)."""
-        bound = {b.path for b in self.bindings}
+    def _plan(self, config: Config, bound: list[tuple[SurfaceBinding, float, tuple[str, ...]]],
+              force: bool, announce_missing: bool) -> _Plan:
+        """What to load, reload, replace and drop; runs on a worker thread.
+
+        Every file system access of a mapping check happens here, never on the
+        event loop's thread: listing folders, stat, and reading the files
+        (which read_regular limits to regular files of bounded size, so a FIFO
+        or a device named *.yaml cannot block or flood it). The loop thread
+        then only binds (see _apply).
+        """
+        from surfaced.surfaces.surface import load_mapping
+
+        plan = _Plan()
+        if announce_missing:
+            for name in config.missing_mappings():
+                known = ", ".join(sorted(config.available_mappings()))
+                plan.notes.append(f"mappings.enable names {name!r}, but there is no "
+                                  f"{name}.yaml (known: {known})")
+        files = config.mapping_files()
+        by_name = {p.stem: p for p in files}
         now = time.monotonic()
-        for path in self.config.mapping_files():
-            if path in bound:
+        bound_paths = {b.path for b, _, _ in bound}
+        for b, old_mtime, sources in bound:
+            chosen = by_name.get(b.path.stem)
+            if chosen is None:
+                # No longer enabled (a reloaded config): unbound. A file that is
+                # merely gone (an editor replacing it) keeps its surface.
+                if b.path.exists():
+                    plan.drop.append((b, "no longer enabled"))
+                continue
+            if chosen != b.path and chosen not in bound_paths:
+                # Another file of the same name now wins (a user's copy of a
+                # shipped mapping appeared, or went away): it replaces this one.
+                failed = self.failed.get(chosen)
+                if not force and failed is not None and now < failed[1] \
+                        and failed[0] == _mtime(chosen):
+                    continue  # it failed to load; tried again when it changes
+                plan.replace.append((b, self._load(chosen, load_mapping)))
+                continue
+            try:
+                mtime = b.path.stat().st_mtime
+            except OSError:
+                continue
+            bases = _stamp(sources)
+            if not force and mtime == old_mtime and bases == b.bases:
+                continue
+            plan.reload.append((b, self._load(b.path, load_mapping), bases))
+        for path in files:
+            if path in bound_paths or any(path == r[1].path for r in plan.replace):
                 continue
             try:
                 mtime = path.stat().st_mtime
             except OSError:
                 continue
             failed = self.failed.get(path)
-            if failed is not None and failed[0] == mtime and now < failed[1]:
+            if failed is not None and failed[0] == mtime and now < failed[1] and not force:
                 continue
-            self._bind(path, mtime)
+            plan.new.append(self._load(path, load_mapping))
+        return plan
 
-    def _bind(self, path: Path, mtime: float) -> None:
-        from surfaced.mapping.model import MidiMatch, OscMatch, SerialMatch
-        from surfaced.surfaces.surface import Surface, load_mapping
-
+    @staticmethod
+    def _load(path: Path, load_mapping: Callable[[Path], Any]) -> _Loaded:
         try:
-            mapping = load_mapping(path)
+            mtime = path.stat().st_mtime
+        except OSError:
+            mtime = -1.0
+        try:
+            return _Loaded(path, mtime, load_mapping(path), None)
         except Exception as exc:  # MappingError names file:line:key; anything else is ours
-            self.failed[path] = (mtime, float("inf"))  # until the file changes
-            self.on_status(f"mapping not loaded: {exc}")
-            return
+            return _Loaded(path, mtime, None, exc)
+
+    async def check_reload(self, *, force: bool = False, announce_missing: bool = False) -> None:
+        """Reload mapping files that changed on disk; bind new and previously failed ones.
+
+        A user's file replaces a bound file of the same name from a folder
+        before it (a shipped mapping), at run time as at start: the old surface
+        and its transport are closed first, then the new one is bound once.
+        `force` reloads every bound mapping (SIGHUP). Reading happens on a
+        worker thread (_plan); binding on the loop's.
+        """
+        async with self._mapping_check:  # one check at a time (the ticker's, SIGHUP's)
+            bound = [(b, b.mtime, tuple(b.surface.mapping.sources[1:])
+                      if b.surface is not None else ()) for b in self.bindings]
+            plan = await asyncio.to_thread(self._plan, self.config, bound, force,
+                                           announce_missing)
+            self._apply(plan)
+
+    def _apply(self, plan: _Plan) -> None:
+        for note in plan.notes:
+            self.on_status(note)
+        for b, why in plan.drop:
+            self._unbind(b)
+            self.on_status(f"{b.path.name}: unbound ({why})")
+        for b, loaded in plan.replace:
+            if loaded.mapping is None:
+                self.failed[loaded.path] = (loaded.mtime, float("inf"))
+                self.on_status(f"mapping not loaded: {loaded.error}; {b.path} stays bound")
+                continue
+            self._unbind(b)
+            self.on_status(f"{loaded.path} replaces {b.path}")
+            self._bind(loaded.path, loaded.mtime, loaded.mapping)
+        for b, loaded, bases in plan.reload:
+            if b not in self.bindings:
+                continue
+            b.mtime, b.bases = loaded.mtime, bases
+            if loaded.mapping is None:
+                # Keep the surface working on the old mapping; say what is wrong.
+                self.reload_errors.append(str(loaded.error))
+                self.on_status(f"reload refused, keeping the previous mapping: {loaded.error}")
+                continue
+            self._swap(b, loaded.mapping)
+        for loaded in plan.new:
+            if any(b.path == loaded.path for b in self.bindings):
+                continue
+            if loaded.mapping is None:
+                self.failed[loaded.path] = (loaded.mtime, float("inf"))  # until the file changes
+                self.on_status(f"mapping not loaded: {loaded.error}")
+                continue
+            self._bind(loaded.path, loaded.mtime, loaded.mapping)
+
+    def _swap(self, b: SurfaceBinding, mapping: Any) -> None:
+        from surfaced.surfaces.surface import Surface
+
+        old = b.surface
+        b.surface = Surface(mapping, self.mixer, b.transport.send, f"surface:{mapping.id}")
+        b.bases = _stamp(mapping.sources[1:])
+        old.close()
+        self.reloads += 1
+        self.on_status(f"{b.path.name}: reloaded")
+        if b.transport.online:
+            b.surface.connected()
+
+    def _unbind(self, b: SurfaceBinding) -> None:
+        if b in self.bindings:
+            self.bindings.remove(b)
+        if b.surface is not None:
+            b.surface.close()
+        if b.transport is not None:
+            b.transport.close()
+
+    def _bind(self, path: Path, mtime: float, mapping: Any) -> None:
+        from surfaced.mapping.model import MidiMatch, OscMatch, SerialMatch
+        from surfaced.surfaces.surface import Surface
+
         binding = SurfaceBinding(path, mtime, None, bases=_stamp(mapping.sources[1:]))
         sid = f"surface:{mapping.id}"
 
@@ -367,39 +480,6 @@ class Daemon:
                 return b
         return None
 
-    def check_reload(self) -> None:
-        """Reload mapping files that changed on disk; bind new and previously failed ones."""
-        self._scan()
-        if not self.bindings:
-            return
-        from surfaced.surfaces.surface import Surface, load_mapping
-
-        for b in self.bindings:
-            try:
-                mtime = b.path.stat().st_mtime
-            except OSError:
-                continue
-            # A device file that extends a protocol file reloads when either changes.
-            bases = _stamp(b.surface.mapping.sources[1:]) if b.surface is not None else ()
-            if mtime == b.mtime and bases == b.bases:
-                continue
-            b.mtime, b.bases = mtime, bases
-            try:
-                mapping = load_mapping(b.path)
-            except Exception as exc:
-                # Keep the surface working on the old mapping; say what is wrong.
-                self.reload_errors.append(str(exc))
-                self.on_status(f"reload refused, keeping the previous mapping: {exc}")
-                continue
-            old = b.surface
-            b.surface = Surface(mapping, self.mixer, b.transport.send, f"surface:{mapping.id}")
-            b.bases = _stamp(mapping.sources[1:])
-            old.close()
-            self.reloads += 1
-            self.on_status(f"{b.path.name}: reloaded")
-            if b.transport.online:
-                b.surface.connected()
-
     # ----------------------------------------------------------------- run
     async def run(self, stop: asyncio.Event, seconds: float | None = None) -> None:
         """Start everything, tick until `stop` is set (or `seconds` pass), shut down."""
@@ -411,18 +491,20 @@ class Daemon:
             await self.start_osc()
             self.start_link()
             await self.start_web()
-            self.start_surfaces()
+            await self.start_surfaces()
             deadline = time.monotonic() + seconds if seconds else None
             next_reload = time.monotonic() + RELOAD_CHECK_S
+            checking: asyncio.Task[None] | None = None
             while not stop.is_set():
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break
                 self._tick(now)
                 self._guarded("autosave", self.document.tick, now)
-                if now >= next_reload:
+                if now >= next_reload and (checking is None or checking.done()):
                     next_reload = now + RELOAD_CHECK_S
-                    self._guarded("checking mappings", self.check_reload)
+                    checking = asyncio.create_task(self._guarded_async(
+                        "checking mappings", self.check_reload()))
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), TICK_S)
         finally:
@@ -459,6 +541,13 @@ class Daemon:
             if self.loop_errors in (1, 2, 4, 8, 16, 32, 64) or self.loop_errors % 1000 == 0:
                 self.on_status(f"{what} failed ({type(exc).__name__}: {exc}); "
                                f"{self.loop_errors} loop errors so far")
+
+    async def _guarded_async(self, what: str, work: Any) -> None:
+        """Await one piece of the loop's work; a failure is counted and said, never fatal."""
+        try:
+            await work
+        except Exception as exc:
+            self._guarded(what, _raise, exc)
 
     def start_link(self) -> None:
         """Join the mix link when `link:` is configured (docs/link.md)."""
@@ -512,6 +601,38 @@ class Daemon:
             self.driver.stop()
         # Last: save the session file if the mix changed, then remove the running marker.
         self._guarded("saving the session", self.document.close)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+@dataclass
+class _Loaded:
+    """A mapping file read on a worker thread: its mapping, or why not."""
+
+    path: Path
+    mtime: float
+    mapping: Any  # surfaced.mapping.Mapping, or None with `error`
+    error: Exception | None
+
+
+@dataclass
+class _Plan:
+    """What one mapping check found (Daemon._plan), for the loop thread to apply."""
+
+    notes: list[str] = field(default_factory=list)
+    drop: list[tuple[SurfaceBinding, str]] = field(default_factory=list)
+    replace: list[tuple[SurfaceBinding, _Loaded]] = field(default_factory=list)
+    reload: list[tuple[SurfaceBinding, _Loaded, tuple[float, ...]]] = field(default_factory=list)
+    new: list[_Loaded] = field(default_factory=list)
 
 
 def _stamp(paths: tuple[str, ...]) -> tuple[float, ...]:

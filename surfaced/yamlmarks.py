@@ -8,6 +8,9 @@ no code. Duplicate keys are refused, since YAML would silently keep the last.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,51 @@ class MarkedList(list[Any]):
     lines: list[int]
 
 
+# The largest file any loader reads: a session of 1024 channels and many
+# scenes is a few MB; anything bigger is a mistake or an attack.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+# What one document may expand to through aliases, in nodes (keys, values and
+# items). Aliases share one object when loaded, but every reader walks them as
+# copies, so `[*a, *a, ...]` nested nine deep is 10^9 entries to walk: a bomb.
+# A document without aliases is never refused (its size is its text's).
+MAX_EXPANDED_NODES = 1_000_000
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader that counts what aliases expand to (see MAX_EXPANDED_NODES)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes it stands for, once complete
+        self._expanded = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
+            size = self._sizes.get(id(node))
+            if size is None:
+                raise yaml.composer.ComposerError(
+                    None, None, "an alias used inside its own anchor (a loop)", mark)
+            self._expanded += size
+            if self._expanded > MAX_EXPANDED_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"aliases expand this document past {MAX_EXPANDED_NODES} "
+                    "entries (an alias bomb?); write the values out instead", mark)
+            return node
+        node = super().compose_node(parent, index)
+        if node is None:
+            return None
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._sizes[id(item)] for item in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        self._expanded += 1
+        return node
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict:
@@ -81,11 +127,52 @@ def load_text(text: str, name: str = "<string>") -> Any:
         raise YamlError(f"{name}: nested too deeply") from None
 
 
+class FileReadError(OSError):
+    """A file that is not a regular file, or too large: the message says which."""
+
+
+def read_regular(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of `path`, which must be a regular file of at most `limit` bytes.
+
+    A FIFO, a device (also through a symlink, such as one to /dev/zero), a
+    directory or a socket raises FileReadError without blocking: the file is
+    opened non-blocking and checked with fstat before a byte is read, and
+    never more than `limit` + 1 bytes are read (a file may grow meanwhile).
+    Other failures raise OSError as open() does.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileReadError(errno.EINVAL, "not a regular file (a FIFO, device or "
+                                              "directory); only plain files are read")
+        if st.st_size > limit:
+            raise FileReadError(errno.EFBIG, f"too large ({st.st_size} bytes; at most {limit})")
+        chunks: list[bytes] = []
+        got = 0
+        while got <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if got > limit:
+            raise FileReadError(errno.EFBIG, f"too large (more than {limit} bytes)")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
+    """read_regular(path) decoded as UTF-8; UnicodeDecodeError or OSError as Path.read_text."""
+    return read_regular(path, limit).decode("utf-8")
+
+
 def load_file(path: str | Path) -> Any:
-    """Read and parse a YAML file (see load_text)."""
+    """Read and parse a YAML file (see load_text and read_regular)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except UnicodeDecodeError as exc:
         raise YamlError(f"{p}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from surfaced.mapping.errors import MappingError
-from surfaced.yamlmarks import MarkedDict, MarkedList, YamlError, line_of, load_text
+from surfaced.yamlmarks import MarkedDict, MarkedList, YamlError, line_of, load_text, read_text
 
 OPEN: Final = "\ue000"  # stands for "${" while YAML reads the file
 CLOSE: Final = "\ue001"  # stands for its "}"
@@ -96,7 +96,7 @@ def read(path: Path, chain: tuple[str, ...] = ()) -> tuple[MarkedDict, tuple[str
 def _parse(path: Path) -> Any:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)  # a regular file of bounded size only
     except UnicodeDecodeError as exc:
         raise MappingError(file, 0, "", f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
