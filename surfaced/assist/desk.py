@@ -63,7 +63,7 @@ def channel_audio(session: Session) -> dict[int, Audio]:
         if ch.source.kind == "generator":
             out[i] = generators.generate(ch.source.name, session.rate)
         elif ch.source.kind == "wav":
-            data, _rate = read_wav(base / ch.source.name)
+            data, _rate = read_wav(base / ch.source.name, rate=session.rate)
             out[i] = data[:, 0] if data.shape[1] == 1 else data
     return out
 
@@ -241,12 +241,9 @@ class Assistant:
         """Set levels and pans that reproduce the rough mix at `path`; (changed, worst band
         residual dB)."""
         try:
-            rough, rate = read_wav(path)
+            rough, rate = read_wav(path, rate=self.session.rate)  # resampled if need be
         except (OSError, WavError) as exc:
             raise CommandError(f"assist/match: {path}: {exc}") from None
-        if rate != self.session.rate:
-            raise CommandError(f"assist/match: {path} is {rate} Hz, the session "
-                               f"{self.session.rate} Hz")
         if rough.shape[1] != 2:
             raise CommandError(f"assist/match: {path}: the rough must be a stereo file")
         audio = self.audio()

@@ -38,7 +38,7 @@ from surfaced.assist import roles as roles_mod
 from surfaced.assist.measure import Levels, measure
 from surfaced.assist.staging import LEVEL_RANGE, Target, clamp, lower_layer, trim_for, twin_peaks
 from surfaced.assist.taste import Taste
-from surfaced.session.wavio import read_wav
+from surfaced.session.wavio import WavError, read_wav
 
 STEREO_DB = -3.0
 
@@ -152,11 +152,11 @@ def prep(folder: Path, corrections: Mapping[str, str] | None = None,
 def _load(f: Path) -> tuple[npt.NDArray[np.float32], int, Levels]:
     """One stem: its samples (mono as 1-D), rate and levels."""
     try:
-        data, r = read_wav(f)
-    except (OSError, ValueError) as exc:
+        data, r = read_wav(f, max_channels=2)  # a stem is mono or stereo
+    except WavError as exc:
+        raise PrepError(str(exc)) from None  # it names the file
+    except OSError as exc:
         raise PrepError(f"{f}: {exc}") from None
-    if data.shape[1] > 2:
-        raise PrepError(f"{f}: {data.shape[1]} channels; a stem is mono or stereo")
     a = data[:, 0] if data.shape[1] == 1 else data
     return a, r, measure(a, r)
 

@@ -71,15 +71,12 @@ class Reference:
         elif src.kind == "wav":
             path = Path(session.path).parent / src.name
             try:
-                data, rate = read_wav(path)
-            except (OSError, WavError) as exc:
+                # At the session's rate (resampled if need be), mono or stereo.
+                data, _rate = read_wav(path, rate=session.rate, max_channels=2)
+            except WavError as exc:
+                raise SessionError(f"{session.path}: reference: {exc}") from None
+            except OSError as exc:
                 raise SessionError(f"{session.path}: reference: {path}: {exc}") from None
-            if rate != session.rate:
-                raise SessionError(f"{session.path}: reference: {path} is {rate} Hz but the "
-                                 f"session runs at {session.rate} Hz; resample the file")
-            if data.shape[1] > 2:
-                raise SessionError(f"{session.path}: reference: {path} has {data.shape[1]} "
-                                 "channels; a reference is mono or stereo")
             self.engine.set_reference_buffer(data[:, 0] if data.shape[1] == 1 else data)
             self.source = path.name
         with self._lock:

@@ -139,17 +139,11 @@ class Session:
 
     def _wav(self, path: Path, channel: int) -> np.ndarray:
         try:
-            data, rate = read_wav(path)
+            # Resampled to the session's rate if need be; mono or stereo only.
+            data, _rate = read_wav(path, rate=self.rate, max_channels=2)
         except (WavError, OSError) as exc:
             raise SessionError(f"{self.path}: channel {channel}: {exc}") from None
-        if rate != self.rate:
-            raise SessionError(
-                f"{self.path}: channel {channel}: {path} is {rate} Hz but the session runs at "
-                f"{self.rate} Hz; resample the file or set 'rate: {rate}'"
-            )
-        if data.shape[1] > 2:
-            raise SessionError(f"{self.path}: channel {channel}: {path} has {data.shape[1]} "
-                               "channels; only mono and stereo files can feed a channel")
+        # A mono file's one column of a (frames, 1) array is contiguous: no copy.
         return data[:, 0] if data.shape[1] == 1 else data
 
 

@@ -84,11 +84,26 @@ def test_bad_session_names_file_line_and_key(tmp_path: Path, text: str, needle: 
     assert needle in message
 
 
-def test_wav_at_another_rate_says_what_to_do(tmp_path: Path) -> None:
-    write_wav(tmp_path / "tone.wav", np.zeros((100, 1), dtype=np.float32), 44100)
+def test_wav_at_another_rate_is_resampled_to_the_session_rate(tmp_path: Path) -> None:
+    write_wav(tmp_path / "tone.wav", np.full((44100, 1), 0.5, dtype=np.float32), 44100)
     path = write(tmp_path, "channels: [{name: A, source: {wav: tone.wav}}]")
-    with pytest.raises(SessionError, match="44100 Hz but the session runs at 48000 Hz"):
+    mixer = load_session(path).make_mixer()
+    source = mixer.engine._sources[0]  # what the core loops: one second at 48 kHz, mono
+    assert source.ndim == 1 and abs(len(source) - 48000) <= 1
+    assert abs(float(source[24000]) - 0.5) < 1e-3
+
+
+@pytest.mark.parametrize(("raw", "needle"), [
+    (b"", "empty file"), (b"RIFF\x04\x00\x00\x00WAVE", "cannot read as audio"),
+])
+def test_a_bad_wav_source_names_the_session_channel_and_file(tmp_path: Path, raw: bytes,
+                                                            needle: str) -> None:
+    (tmp_path / "bad.wav").write_bytes(raw)
+    path = write(tmp_path, "channels: [{name: A, source: {wav: bad.wav}}]")
+    with pytest.raises(SessionError, match=needle) as info:
         load_session(path).make_mixer()
+    assert f"{path}: channel 1: {tmp_path / 'bad.wav'}: " in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_yaml_tags_are_refused(tmp_path: Path) -> None:
