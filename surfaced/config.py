@@ -29,7 +29,10 @@ def _shipped_mappings() -> Path:
 
 SHIPPED_MAPPINGS = _shipped_mappings()
 _TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_rate", "autosave",
-        "change_log", "web", "link")
+        "change_log", "web", "link", "log_level")
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(ValueError):
@@ -88,6 +91,7 @@ class Config:
     autosave_keep: int = 5  # autosaves kept beside the session as backups
     change_log_max_bytes: int = 4 * 1024 * 1024  # NAME.log is rotated past this size
     change_log_keep: int = 2  # rotated change logs kept (NAME.log.1, ...)
+    log_level: str | None = None  # debug, info, warning, error; None: info for `run`
 
     def available_mappings(self) -> dict[str, Path]:
         """Every mapping file by name; a user's file replaces a shipped one of the same name."""
@@ -216,6 +220,11 @@ def load_config(path: str | Path | None = None) -> Config:
                                     cfg.autosave_interval, 0.1, 10.0, "seconds")
     cfg.autosave_keep = int(_number(name, autosave, "keep", "autosave.keep", cfg.autosave_keep,
                                     1, 100, "autosaves", whole=True))
+    level = data.get("log_level")
+    if level is not None and level not in LOG_LEVELS:
+        raise _fail(name, data, "log_level", "log_level",
+                    f"expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    cfg.log_level = level
     log = _section(name, data, "change_log", ("max_kb", "keep"))
     cfg.change_log_max_bytes = 1024 * int(_number(
         name, log, "max_kb", "change_log.max_kb", cfg.change_log_max_bytes // 1024, 16,

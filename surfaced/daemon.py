@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -479,6 +479,46 @@ class Daemon:
                     b.surface.connected()
                 return b
         return None
+
+    # -------------------------------------------------------------- reload
+    # Settings a running daemon takes over from a reloaded configuration; the
+    # others (audio, OSC listeners, the session, the link, ...) need a restart.
+    LIVE_SETTINGS = ("mapping_dirs", "enable")
+
+    async def reload(self, load: Callable[[], Config]) -> bool:
+        """Re-read the configuration (with `load`) and every mapping: what SIGHUP does.
+
+        A configuration that cannot be read is refused and the running one kept
+        (the mappings are still re-read). Says what changed, what takes effect
+        only at the next start, and what the mappings did. Returns whether the
+        configuration was taken.
+        """
+        try:
+            new: Config | None = await asyncio.to_thread(load)
+        except Exception as exc:  # ConfigError names file:line; anything else is ours too
+            self.on_status(f"reload: configuration refused, keeping the running one: {exc}")
+            new = None
+        live: list[str] = []
+        later: list[str] = []
+        if new is not None:
+            for f in fields(Config):
+                if f.name == "path" or getattr(new, f.name) == getattr(self.config, f.name):
+                    continue
+                if f.name in self.LIVE_SETTINGS:
+                    live.append(f.name)
+                    setattr(self.config, f.name, getattr(new, f.name))
+                else:
+                    later.append(f.name)
+        before = self.reloads, len(self.bindings)
+        await self.check_reload(force=True, announce_missing=True)
+        what = ("configuration refused" if new is None else
+                "configuration unchanged" if not live and not later else
+                "configuration: " + ", ".join([f"{n} changed" for n in live]
+                                              + [f"{n} changed (takes effect at the next "
+                                                 "start)" for n in later]))
+        self.on_status(f"reloaded on SIGHUP: {what}; mappings: {self.reloads - before[0]} "
+                       f"reloaded, {len(self.bindings)} bound (was {before[1]})")
+        return new is not None
 
     # ----------------------------------------------------------------- run
     async def run(self, stop: asyncio.Event, seconds: float | None = None) -> None:

@@ -14,11 +14,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from surfaced import __version__
+from surfaced.cli import logs
 from surfaced.cli.assist import add_assist_commands
 from surfaced.cli.document import add_document_commands
-from surfaced.config import ConfigError
+from surfaced.config import Config, ConfigError
 from surfaced.mix.params import ParamError
 from surfaced.session import Session, SessionError, default_session, load_session
 from surfaced.session.wavio import WavError
@@ -44,14 +46,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from surfaced.config import load_config
     from surfaced.daemon import Daemon
 
-    config = load_config(args.config)
-    if args.device is not None:
-        config.audio_device = args.device
-    if args.block is not None:
-        config.block = args.block
-    config.headless = config.headless or args.headless
-    if args.no_osc:
-        config.osc = []
+    def configured() -> Config:
+        """The configuration file with the command line's settings over it (also on SIGHUP)."""
+        config = load_config(args.config)
+        if args.device is not None:
+            config.audio_device = args.device
+        if args.block is not None:
+            config.block = args.block
+        config.headless = config.headless or args.headless
+        if args.no_osc:
+            config.osc = []
+        return config
+
+    config = configured()
+    _logging(args, config.log_level or "info")
     session = _load(args.session or config.session)
     daemon = Daemon(config, session,
                     on_status=lambda msg: print(f"surfaced: {msg}", file=sys.stderr, flush=True))
@@ -78,6 +86,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        reloads: set[asyncio.Task[bool]] = set()  # kept: the loop holds tasks weakly
+
+        def hangup() -> None:  # daemon convention: re-read configuration and mappings
+            task = asyncio.ensure_future(daemon.reload(configured))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, hangup)
         view = asyncio.create_task(meters(stop))
         try:
             await daemon.run(stop, seconds=args.seconds or None)
@@ -235,6 +251,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
+def _logging(args: argparse.Namespace, default: str = "warning") -> None:
+    """Configure logging once, from `default` (the config's level) and -v / -q."""
+    logs.configure(logs.level_for(default, getattr(args, "verbose", 0) or 0,
+                                  getattr(args, "less", 0) or 0))
+
+
 def _block(text: str) -> int:
     """--block: frames per block, 16..4096."""
     try:
@@ -261,7 +283,20 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests and docs can inspect it)."""
     p = argparse.ArgumentParser(prog="surfaced", description=__doc__)
     p.add_argument("--version", action="version", version=f"surfaced {__version__}")
+    verbosity = argparse.ArgumentParser(add_help=False)  # on every command, before or after it
+    verbosity.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                           help="log more (repeat for more; see log_level in the config)")
+    verbosity.add_argument("-q", dest="less", action="count", default=argparse.SUPPRESS,
+                           help="log less (repeat for less)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
+    p.add_argument("-q", dest="less", action="count", default=0, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command")
+    _add_parser = sub.add_parser
+
+    def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return _add_parser(name, parents=[verbosity, *kw.pop("parents", [])], **kw)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
     r = sub.add_parser("run", help="play a session (default: the built-in one) with live meters")
     r.add_argument("session", nargs="?", help="session YAML file (default: built-in 8 channels)")
     r.add_argument("--config", default=None,
@@ -319,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["run", *(argv or [])])
+    if args.func is not cmd_run:  # run configures it from its config file
+        _logging(args)
     try:
         return int(args.func(args))
     except (UserError, SessionError, ConfigError, ParamError, WavError) as exc:
