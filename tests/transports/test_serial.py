@@ -555,8 +555,13 @@ def test_send_never_waits_for_a_box_that_does_not_read(
     start = time.monotonic()
     accepted = [n for n in range(1000) if t.send(osc("/led/1", n))]
     assert time.monotonic() - start < 1.0  # liveness, not a benchmark: a write could take 0.5 s
-    assert 0 < len(accepted) <= SEND_QUEUE + 1  # the queue, and the frame being written
-    assert t.stats.send_dropped == 1000 - len(accepted) and t.stats.sent == 0
+    # What the transport holds is bounded: the queue and the frame being written.
+    # The pty may still take a few frames while the kernel moves its own buffers
+    # (more of them on a loaded machine: 263 accepted were seen once); those are
+    # written, so they are in `sent`, not held.
+    held = len(accepted) - t.stats.sent
+    assert 0 < held <= SEND_QUEUE + 1
+    assert t.stats.send_dropped == 1000 - len(accepted)
     warnings = [r for r in caplog.records if "is not reading" in r.getMessage()]
     assert 1 <= len(warnings) <= 12, "one warning per drop, not throttled"
     assert t.online and reader_alive(t)
