@@ -33,22 +33,6 @@ Delivery of input (`delivery`):
   for Python's GIL would stall the whole audio graph; ALSA and CoreMIDI
   call back from their own non-real-time threads.
 
-SysEx that never ends. Our parser ends a SysEx at any status byte but
-real-time, and drops one that got no byte for midi_codec.SYSEX_TIMEOUT_S (1 s), both
-counted; the worker thread looks for those every `watch_interval` at most
-(every poll on JACK). An unplug resets the parser. RtMidi's JACK backend,
-though, assembles SysEx itself: after a JACK event that starts with F0 and
-does not end with F7 it holds every later event, whatever its status, until
-one ends with F7, so a lone F0 would make the surface deaf and apply what
-it swallowed late. On JACK the transport therefore connects a small output
-port of its own to its input and sends a private marker (F4 F7, F4 being
-undefined in MIDI 1.0) every KICK_S (0.1 s): it ends RtMidi's held message,
-whose bytes then go through our parser like any others (the status byte
-that interrupted the SysEx ends it there); the marker itself is dropped. So
-on JACK a message after a lone F0 arrives at most about KICK_S late, and a
-SysEx that a device spreads over JACK events more than KICK_S apart is
-dropped and counted (surfaces send short SysEx, in one event).
-
 Backends are chosen by name ("jack", "alsa", "coremidi", "winmm"; None for
 rtmidi's default) and python-rtmidi is imported only here.
 """
@@ -68,11 +52,7 @@ import rtmidi
 
 from surfaced.events import Event
 from surfaced.transports import EventSink, is_throttled
-from surfaced.transports.midi_codec import (
-    DEFAULT_MAX_SYSEX,
-    MidiParser,
-    MidiParserStats,
-)
+from surfaced.transports.midi_codec import DEFAULT_MAX_SYSEX, MidiParser, MidiParserStats
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +64,6 @@ APIS: Final[dict[str, int]] = {
 }
 
 Delivery = Literal["auto", "poll", "callback"]
-KICK_S: Final = 0.1  # JACK: how often the marker ends a SysEx RtMidi holds (module docstring)
-_KICK: Final = (0xF4, 0xF7)
 
 
 class MidiTransportError(Exception):
@@ -197,7 +175,6 @@ class MidiTransport:
         self.poll_interval = poll_interval
         self.stats = MidiTransportStats()
         self.parser = MidiParser(self.source, max_sysex=max_sysex)
-        self._parse_errors = 0
         self.stats.parser = self.parser.stats
         self._rtapi = resolve_api(api)
         self._match_in = port_matcher(input) if input is not None else None
@@ -209,9 +186,6 @@ class MidiTransport:
         self._poll = False
         self._in: Any = None
         self._out: Any = None
-        self._kick: Any = None  # JACK only: our output port wired to our input (KICK_S)
-        self._kick_port: str | None = None
-        self._parse_lock = threading.Lock()  # feed (rtmidi's thread) vs expire (the worker)
         self._in_port: str | None = None
         self._out_port: str | None = None
         self._online = False
@@ -225,11 +199,6 @@ class MidiTransport:
     def online(self) -> bool:
         """True while every configured direction is bound to a port."""
         return self._online
-
-    @property
-    def sysex_guard(self) -> bool:
-        """JACK: True while the marker port that ends held SysEx is wired (module docstring)."""
-        return self._kick_port is not None
 
     @property
     def input_port(self) -> str | None:
@@ -260,17 +229,10 @@ class MidiTransport:
             self._delete_clients()
             raise MidiTransportError(f"{self.source}: cannot open MIDI backend: {exc}") from exc
         client = self._in if self._in is not None else self._out
-        on_jack = client.get_current_api() == rtmidi.API_UNIX_JACK
         self._poll = self._in is not None and (
-            self._delivery == "poll" or (self._delivery == "auto" and on_jack)
+            self._delivery == "poll"
+            or (self._delivery == "auto" and client.get_current_api() == rtmidi.API_UNIX_JACK)
         )
-        if on_jack and self._in is not None:
-            try:
-                self._kick = rtmidi.MidiOut(self._rtapi, self.client_name)
-            except (SystemError, rtmidi.RtMidiError) as exc:
-                self._delete_clients()
-                raise MidiTransportError(f"{self.source}: cannot open MIDI backend: {exc}"
-                                         ) from exc
         try:
             self._watch()
         except (SystemError, rtmidi.RtMidiError) as exc:
@@ -292,39 +254,26 @@ class MidiTransport:
         self._online = False
 
     def _delete_clients(self) -> None:
-        for client in (self._in, self._out, self._kick):
+        for client in (self._in, self._out):
             if client is not None:
                 client.close_port()
                 client.delete()  # free the backend client now, not whenever GC runs
-        self._in = self._out = self._kick = None
-        self._kick_port = None
+        self._in = self._out = None
 
     def _run(self) -> None:
         next_watch = time.monotonic() + self.watch_interval
-        next_kick = 0.0
         while not self._stop.is_set():
             # Poll only a bound input: with no device there is nothing to drain,
             # and a 1 kHz wake-up per idle surface is CPU burnt for nothing.
             polling = self._poll and self._in_port is not None
-            kicking = self._kick_port is not None
             if polling:
                 # time.sleep costs about half of Event.wait at a 1 kHz wake-up rate.
                 time.sleep(self.poll_interval)
                 self.stats.polls += 1
                 self._drain()
-            else:
-                until = min(next_watch, next_kick) if kicking else next_watch
-                if self._stop.wait(max(0.0, until - time.monotonic())):
-                    break
+            elif self._stop.wait(max(0.0, next_watch - time.monotonic())):
+                break
             now = time.monotonic()
-            if kicking and now >= next_kick:
-                next_kick = now + KICK_S
-                self._send_kick()
-            if self._in_port is not None:
-                with self._parse_lock:
-                    if self.parser.expire(now):
-                        self._parse_errors = self.parser.stats.errors
-                        self._note_parse_error()
             if now >= next_watch:
                 next_watch = now + self.watch_interval
                 try:
@@ -343,16 +292,7 @@ class MidiTransport:
         self._deliver(item[0])
 
     def _deliver(self, message: list[int]) -> None:
-        if len(message) >= 2 and message[-2] == _KICK[0] and message[-1] == _KICK[1]:
-            if len(message) == 2:
-                return  # our own marker, nothing held: nothing to do
-            message = message[:-2]  # what RtMidi held after a SysEx start; the marker freed it
-        with self._parse_lock:
-            events = self.parser.feed(message, time.monotonic())
-            if self.parser.stats.errors != self._parse_errors:
-                self._parse_errors = self.parser.stats.errors
-                self._note_parse_error()
-        for event in events:
+        for event in self.parser.feed(message, time.monotonic()):
             try:
                 self.sink(event)
             except Exception as exc:  # a faulty consumer must not kill the input
@@ -360,39 +300,6 @@ class MidiTransport:
                 self.stats.last_error = f"{self.source}: sink raised {type(exc).__name__}: {exc}"
                 if not is_throttled(self.stats.sink_errors):
                     log.warning("%s", self.stats.last_error)
-
-    def _note_parse_error(self) -> None:
-        err = self.parser.last_error
-        self.stats.last_error = f"{self.source}: {err}"
-        if not is_throttled(self.parser.stats.errors):
-            log.warning("%s", self.stats.last_error)
-
-    def _send_kick(self) -> None:
-        try:
-            self._kick.send_message(_KICK)
-        except (SystemError, ValueError, TypeError, rtmidi.RtMidiError) as exc:
-            self._note_error(f"SysEx guard port failed: {exc}")
-            self._kick_port = None
-
-    def _wire_kick(self) -> None:
-        """JACK: connect our marker port to our own input port (module docstring)."""
-        kick = self._kick
-        if kick is None:
-            return
-        if self._kick_port is not None:
-            kick.close_port()
-            self._kick_port = None
-        mine = ":" + self._port_name("in")
-        for index, name in enumerate(kick.get_ports()):
-            if self._is_own(name) and name.endswith(mine):
-                try:
-                    kick.open_port(index, self._port_name("sysex-guard"))
-                except (SystemError, rtmidi.RtMidiError) as exc:
-                    self._note_error(f"cannot wire the SysEx guard port: {exc}")
-                    return
-                self._kick_port = name
-                return
-        self._note_error(f"SysEx guard: our input port {mine[1:]!r} is not listed")
 
     def _note_error(self, message: str) -> None:
         self.stats.errors += 1
@@ -441,10 +348,6 @@ class MidiTransport:
                 self.parser.reset()
             if self._in_port is None:
                 self._in_port = self._bind(self._in, self._match_in, "in")
-                if self._in_port is not None:
-                    self._wire_kick()
-            elif self._kick is not None and self._kick_port is None:
-                self._wire_kick()  # it could not be wired when the input was bound
         if self._out is not None and self._match_out is not None:
             with self._lock:
                 if self._out_port is not None and self._out_port not in self._out.get_ports():
