@@ -50,8 +50,8 @@ def free_udp_port() -> int:
 class Surfaced:
     """A `surfaced run` process on a session, with its own config and XDG folders."""
 
-    def __init__(self, tmp: Path, session: Path) -> None:
-        self.tmp, self.session = tmp, session
+    def __init__(self, tmp: Path, session: Path, *extra: str) -> None:
+        self.tmp, self.session, self.extra = tmp, session, extra
         self.port = free_udp_port()
         self.config = tmp / "config.yaml"
         self.config.write_text(
@@ -72,11 +72,11 @@ class Surfaced:
     def start(self) -> str:
         """Start the daemon and wait until it answers over OSC; returns what it said so far."""
         self.starts += 1
-        with open(self.stderr_path, "wb") as err:
+        with open(self.stderr_path, "wb") as err, open(self.tmp / "stdout.txt", "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "surfaced", "run", str(self.session), "--config",
-                 str(self.config), "--headless", "--quiet"],
-                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, env=self.env)
+                 str(self.config), "--headless", "--quiet", *self.extra],
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=self.env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.stderr_path.read_text()

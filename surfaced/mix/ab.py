@@ -25,6 +25,7 @@ from collections import deque
 
 from surfaced.mix.commands import CommandError
 from surfaced.mix.mixer import Mixer, Value
+from surfaced.mix.scenes import mix_without_solo
 from surfaced.mix.undo import UndoHistory, _Stacks
 
 SLOTS = ("A", "B")
@@ -80,7 +81,7 @@ class ABCompare:
     def switch(self) -> str:
         """Hear the other mix (one transaction); returns the slot heard now."""
         with self.mixer.lock:
-            mine = {p: v for p, v in self.mixer.snapshot().items() if not p.endswith("/solo")}
+            mine = mix_without_solo(self.mixer)
             target = self._other if self._other is not None else dict(mine)
             self.mixer.apply(target, f"ab:{self.other()}", step=False)
             if self.history is not None:
@@ -95,8 +96,7 @@ class ABCompare:
 
     def copy(self) -> str:
         """Make the other slot a copy of the mix heard now; returns the other slot's name."""
-        with self.mixer.lock:
-            mine = {p: v for p, v in self.mixer.snapshot().items() if not p.endswith("/solo")}
+        mine = mix_without_solo(self.mixer)  # snapshot() reads under the mixer's lock
         with self._lock:
             self._other = mine
             self._readings[self.other()].clear()

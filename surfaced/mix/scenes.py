@@ -46,6 +46,11 @@ def strip_of(path: str) -> str:
     return "master" if parts[0] == "master" else f"{parts[0]}/{parts[1]}"
 
 
+def mix_without_solo(mixer: Mixer) -> dict[str, Value]:
+    """The whole mix but solo: what a scene or an A/B slot holds (soloing is listening)."""
+    return {p: v for p, v in mixer.snapshot().items() if kind_of(p) != "solo"}
+
+
 def check_kinds(kinds: Iterable[object], where: str) -> frozenset[str]:
     """Validate kind names; ValueError naming the bad one and the known ones."""
     out = set()
@@ -139,8 +144,7 @@ class SceneBook:
         """Store the mix as it is now as `name` (replacing a scene of that name in place)."""
         if not name.strip():
             raise CommandError("scene/store: a scene needs a name")
-        with self.mixer.lock:
-            values = {p: v for p, v in self.mixer.snapshot().items() if kind_of(p) != "solo"}
+        values = mix_without_solo(self.mixer)
         with self._lock:
             for i, s in enumerate(self._scenes):
                 if s.name == name:

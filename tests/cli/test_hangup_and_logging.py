@@ -11,54 +11,20 @@ import io
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from test_daemon_mappings import TABLET
 from test_recovery import SONG, Surfaced
 
 from surfaced.cli import logs
 
 pytestmark = pytest.mark.slow
 
-TABLET = """\
-name: Test tablet
-transport: osc
-match: {prefix: /tab/}
-strips: 2
-controls:
-  fader:
-    each: {strip: 0..1}
-    osc: /tab/fader/${strip + 1}
-    param: ch/${ch}/fader
-"""
-
 
 class Daemon(Surfaced):
-    """Surfaced with its stdout kept and extra arguments."""
-
-    def __init__(self, tmp: Path, session: Path, *extra: str) -> None:
-        super().__init__(tmp, session)
-        self.extra = extra
-
-    def start(self) -> str:
-        self.starts += 1
-        with open(self.stderr_path, "wb") as err, open(self.tmp / "stdout.txt", "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "surfaced", "run", str(self.session), "--config",
-                 str(self.config), "--headless", "--quiet", *self.extra],
-                stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=self.env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.stderr_path.read_text()
-            try:
-                self.get("ch/1/fader", timeout=0.5)
-                return self.stderr_path.read_text()
-            except TimeoutError:
-                continue
-        raise AssertionError("the daemon did not answer within 60 s")
+    """Surfaced with waits on what it says."""
 
     def said(self, needle: str, timeout: float = 15.0) -> str:
         """Wait (bounded) until stderr holds `needle`; returns all of stderr."""
