@@ -14,9 +14,9 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [
     "core.c", "strip.c", "kern_avx2.c", "kern_avx512.c", "dsp.c", "stream.c",
-    "loudness.c", "truepeak.c", "ramp.c", "chanmeter.c", "reference.c",
+    "loudness.c", "truepeak.c", "ramp.c", "chanmeter.c", "reference.c", "jack.c",
 ]
-HEADERS = ["sf_core.h", "sf_internal.h", "lanes.h", "kern_body.h", "loudness.h", "truepeak.h"]
+HEADERS = ["sf_core.h", "sf_internal.h", "lanes.h", "kern_body.h", "loudness.h", "truepeak.h", "jack_internal.h"]
 
 def public_cdef(header: str) -> str:
     """The cdef for cffi, read from the public header so the two never drift.
@@ -62,7 +62,7 @@ ffibuilder.set_source(
     # and a rebuild must notice when only it changed.
     depends=[os.path.relpath(os.path.join(HERE, h)) for h in HEADERS],
     extra_compile_args=CFLAGS,
-    libraries=["m", "pthread"],
+    libraries=["m", "pthread", "dl"],
 )
 
 if __name__ == "__main__":

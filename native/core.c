@@ -30,6 +30,7 @@ const char *sf_strerror(int code) {
         case SF_ENOMEM: return "out of memory";
         case SF_EBUSY: return "meter snapshot busy";
         case SF_ERANGE: return "value is not finite";
+        case SF_EUNAVAILABLE: return "JACK is not available";
         default: return "unknown error";
     }
 }

@@ -1,8 +1,9 @@
 /*
  * surfaced native mixing core: public API.
  *
- * C11, libc + libm only. The control side (Python through cffi) talks to the
- * audio side only through a lock-free single-producer single-consumer queue
+ * C11, libc + libm only (and dlopen, to load libjack at run time when it is
+ * there). The control side (Python through cffi) talks to the audio side
+ * only through a lock-free single-producer single-consumer queue
  * (parameters in) and a seqlock snapshot (meters out). sf_process() is the
  * one block function used by the live PortAudio callback, the headless clock
  * and offline rendering.
@@ -377,5 +378,64 @@ typedef struct sf_clock sf_clock;
 sf_clock *sf_clock_start(sf_stream_ctx *ctx, int block, double sample_rate);
 void sf_clock_stop(sf_clock *c); /* joins and frees */
 uint64_t sf_clock_late(const sf_clock *c); /* periods that started late */
+
+/* ---------------- JACK: surfaced's own client ---------------- */
+/* libjack is loaded at run time (sf_jack_load), so nothing here needs JACK
+ * installed to build. One client per daemon; its process callback runs the
+ * hooks installed by the audio and MIDI parts (SF_JACK_HOOK_*), MIDI first so
+ * that events read in a cycle reach the control side before audio runs. */
+#define SF_EUNAVAILABLE -6 /* libjack not installed, or no JACK server */
+#define SF_JACK_HOOK_MIDI 0
+#define SF_JACK_HOOK_AUDIO 1
+#define SF_JACK_HOOKS 2
+#define SF_JACK_PORT_AUDIO 0
+#define SF_JACK_PORT_MIDI 1
+/* JackPortFlags, as <jack/types.h> defines them. */
+#define SF_JACK_IS_INPUT 1
+#define SF_JACK_IS_OUTPUT 2
+#define SF_JACK_IS_PHYSICAL 4
+
+typedef struct sf_jack sf_jack;
+
+/* What the client's notification callbacks have counted (any thread). */
+typedef struct sf_jack_status {
+    int shutdown;                 /* 1 once the server has closed the client */
+    uint32_t port_registrations;  /* ports registered or unregistered, anywhere */
+    uint32_t connections;         /* connections made or broken, anywhere */
+    uint32_t xruns;
+    uint64_t cycles;              /* process cycles run */
+    uint32_t sample_rate;
+    uint32_t buffer_size;
+    float cpu_load;               /* the server's DSP load, percent */
+} sf_jack_status;
+
+/* dlopen libjack.so.0 once per process: SF_OK or SF_EUNAVAILABLE. */
+int sf_jack_load(void);
+/* Open client `name` (server NULL: the default one, $JACK_DEFAULT_SERVER);
+ * never starts a server. NULL on failure, with JACK's status bits in *status.
+ * The client is active on return (its process callback runs the hooks). */
+sf_jack *sf_jack_open(const char *name, const char *server, int *status);
+/* Deactivate, close and free (hooks must have been removed). */
+void sf_jack_close(sf_jack *j);
+/* The name JACK gave the client (unique: "surfaced-01" if "surfaced" was taken). */
+const char *sf_jack_name(sf_jack *j);
+int sf_jack_read_status(sf_jack *j, sf_jack_status *out);
+/* Block until a notification (port, connection, shutdown, xrun) arrives or
+ * timeout_ms passes: 1 if one did, 0 on timeout. Not for the process thread. */
+int sf_jack_wait(sf_jack *j, int timeout_ms);
+/* Ports of this client. Returns an opaque port, NULL on failure. */
+void *sf_jack_port_register(sf_jack *j, const char *short_name, int type, int flags);
+int sf_jack_port_unregister(sf_jack *j, void *port);
+int sf_jack_port_rename(sf_jack *j, void *port, const char *short_name);
+const char *sf_jack_port_name(void *port);
+/* Connections by full port name. Connecting an existing connection is SF_OK. */
+int sf_jack_connect(sf_jack *j, const char *source, const char *destination);
+int sf_jack_disconnect(sf_jack *j, const char *source, const char *destination);
+/* NULL-terminated name lists, owned by JACK: free with sf_jack_free. pattern
+ * is a POSIX extended regex (NULL: all), type -1 for any, flags 0 for any. */
+const char **sf_jack_get_ports(sf_jack *j, const char *pattern, int type, int flags);
+const char **sf_jack_port_connections(sf_jack *j, const char *port_name);
+int sf_jack_port_flags(sf_jack *j, const char *port_name); /* -1: no such port */
+void sf_jack_free(void *names);
 
 #endif
