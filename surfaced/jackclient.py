@@ -101,12 +101,13 @@ class JackClient:
         if not name or len(name.encode()) > CLIENT_NAME_MAX:
             raise JackError(f"JACK client name must be 1..{CLIENT_NAME_MAX} bytes, got {name!r}")
         if not available():
-            raise JackUnavailable("libjack is not installed (Debian: apt-get install libjack-jackd2-0)")
+            raise JackUnavailable("libjack is not installed (Debian: libjack-jackd2-0)")
         status = ffi.new("int *")
         native = lib.sf_jack_open(name.encode(), server.encode() if server else ffi.NULL, status)
         if native == ffi.NULL:
             where = f"server {server!r}" if server else "the default JACK server"
-            raise JackUnavailable(f"cannot open JACK client {name!r} on {where} (status 0x{status[0]:x})")
+            raise JackUnavailable(
+                f"cannot open JACK client {name!r} on {where} (status 0x{status[0]:x})")
         return cls(native, name)
 
     @property
@@ -148,7 +149,7 @@ class JackClient:
         """Register `short_name` (audio or MIDI, IS_INPUT or IS_OUTPUT); returns the port."""
         full = f"{self.name}:{short_name}"
         if not short_name or len(full.encode()) > PORT_NAME_MAX:
-            raise JackError(f"JACK port name {full!r} is empty or longer than {PORT_NAME_MAX} bytes")
+            raise JackError(f"JACK port name {full!r} is empty or over {PORT_NAME_MAX} bytes")
         if short_name in self._ports:
             raise JackError(f"JACK port {full!r} is already registered")
         port = lib.sf_jack_port_register(self.native, short_name.encode(), kind, flags)

@@ -7,11 +7,22 @@ import time
 
 import pytest
 
-from surfaced.jackclient import AUDIO, IS_INPUT, IS_OUTPUT, MIDI, JackClient, JackError, JackUnavailable, matches
+from surfaced.jackclient import (
+    AUDIO,
+    IS_INPUT,
+    IS_OUTPUT,
+    MIDI,
+    JackClient,
+    JackError,
+    JackUnavailable,
+    matches,
+)
 
 
 def _lsp(server: str, *args: str) -> str:
-    return subprocess.run(["jack_lsp", "-s", server, *args], capture_output=True, text=True, timeout=10).stdout
+    done = subprocess.run(["jack_lsp", "-s", server, *args], capture_output=True, text=True,
+                          timeout=10)
+    return done.stdout
 
 
 def test_client_ports_and_connections_are_visible_to_other_jack_clients(jack) -> None:
@@ -49,13 +60,14 @@ def test_client_ports_and_connections_are_visible_to_other_jack_clients(jack) ->
 
 
 def test_a_taken_name_gets_a_unique_one(jack) -> None:
-    with JackClient.open("sftest-twice", jack.name) as a, JackClient.open("sftest-twice", jack.name) as b:
+    with JackClient.open("sftest-twice", jack.name) as a, \
+            JackClient.open("sftest-twice", jack.name) as b:
         assert a.name == "sftest-twice"
         assert b.name != a.name and b.name.startswith("sftest-twice")
 
 
 def test_bad_names_and_missing_server_are_clear_errors(jack) -> None:
-    with pytest.raises(JackError, match="1..63"):
+    with pytest.raises(JackError, match=r"1\.\.63"):
         JackClient.open("x" * 70, jack.name)
     with pytest.raises(JackUnavailable, match="no-such-server"):
         JackClient.open("sftest", "no-such-server")
