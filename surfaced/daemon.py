@@ -97,7 +97,11 @@ class Daemon:
         self.native: NativeOsc | None = None
         self.x32: Any = None  # surfaced.surfaces.x32.X32Osc, with its own UDP listener:
         self.x32_listener: OscListener | None = None
+        self.x32_bound = False  # False while its port is taken and it retries
+        self._mdns_name = ""  # the name mDNS announces (set in start_osc)
         self.mdns: Any = None  # surfaced.surfaces.mdns.Advertiser
+        # Makes the mDNS stack (None: python-zeroconf; tests pass a stand-in).
+        self.mdns_factory: Callable[..., Any] | None = None
         self.web: Any = None  # surfaced.surfaces.web.server.WebSurface (docs/browser.md)
         self.link: Any = None  # surfaced.link.link.MixLink, with `link:` configured
         self.bindings: list[SurfaceBinding] = []
@@ -189,16 +193,20 @@ class Daemon:
         await self._start_x32_and_mdns()
 
     def _osc_bound(self, listener: OscListener) -> None:
-        """A listener that waited for its address has it now."""
+        """A listener that waited for its address has it now: serve and announce it."""
         if listener in self.osc_waiting:
             self.osc_waiting.remove(listener)
-        self.osc.append(listener)
+        if listener is self.x32_listener:
+            self.x32_bound = True
+        else:
+            self.osc.append(listener)
+        self._announce_late(listener)
 
     async def _start_x32_and_mdns(self) -> None:
         """The X32-compatible namespace on its own UDP listener, then the mDNS
         announcement of every listener a tablet can reach (none while all are
         on 127.0.0.1)."""
-        from surfaced.surfaces.mdns import Advert, Advertiser, adverts, default_name
+        from surfaced.surfaces.mdns import Advertiser, adverts, default_name
         from surfaced.surfaces.x32 import X32Osc
         from surfaced.transports.osc import OscListenerConfig
 
@@ -209,25 +217,43 @@ class Daemon:
                                    lambda event: self.x32.handle(event))
             self.x32 = X32Osc(self.mixer, listener.reply, name=name,
                               rate=self.config.feedback_rate)
-            try:
-                await listener.start()
-            except OSError as exc:
-                self.on_status(f"X32 namespace: UDP {x32cfg.host}:{x32cfg.port} unavailable: "
-                               f"{exc}")
-                self.x32.close()
-                self.x32 = None
-            else:
-                self.x32_listener = listener
-        ads = [Advert(lst.config.protocol, lst.config.host, lst.address[1]) for lst in self.osc]
-        if self.x32_listener is not None:
-            ads.append(Advert("udp", self.x32_listener.config.host,
-                              self.x32_listener.address[1], "x32"))
+            # Like the native listeners: a port still held by an exiting
+            # instance is retried in the background (_osc_bound when bound).
+            self.x32_listener = listener
+            self.x32_bound = await listener.start_retrying(
+                lambda msg: self.on_status(f"X32 namespace: {msg}"), self._osc_bound)
+        ads = [self._advert(lst) for lst in self.osc]
+        if self.x32_listener is not None and self.x32_bound:
+            ads.append(self._advert(self.x32_listener))
         ads = adverts(ads)
+        self._mdns_name = name
         if self.config.mdns and ads:
-            self.mdns = Advertiser(ads, name)
+            self.mdns = Advertiser(ads, name, factory=self.mdns_factory)
             self.mdns.start()
             self.on_status(f"announcing {name!r} over mDNS (_osc._udp) on " + ", ".join(
                 f"{a.protocol} {a.host}:{a.port}" for a in ads))
+
+    def _advert(self, listener: OscListener) -> Any:
+        from surfaced.surfaces.mdns import Advert
+
+        namespace = "x32" if listener is self.x32_listener else "native"
+        return Advert(listener.config.protocol, listener.config.host, listener.address[1],
+                      namespace)
+
+    def _announce_late(self, listener: OscListener) -> None:
+        """Announce a listener bound after start as one bound at start would have been."""
+        from surfaced.surfaces.mdns import Advertiser, adverts
+
+        ads = adverts([self._advert(listener)])
+        if not self.config.mdns or not ads:
+            return
+        if self.mdns is None:
+            self.mdns = Advertiser(ads, self._mdns_name, factory=self.mdns_factory)
+            self.mdns.start()
+        else:
+            self.mdns.add(ads)
+        self.on_status(f"announcing {self.mdns.name!r} over mDNS on "
+                       f"{ads[0].protocol} {ads[0].host}:{ads[0].port}")
 
     def _on_osc(self, event: Event) -> None:
         if self.link is not None and event.address.startswith("/link/"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -103,3 +104,53 @@ def test_x32_can_be_turned_off() -> None:
 
 def test_on_by_default_at_the_consoles_port() -> None:
     assert Config().x32 == X32Config("127.0.0.1", 10023)
+
+
+def test_a_taken_port_is_retried_and_announced_once_bound() -> None:
+    """An exiting instance still holds the X32 port: the listener waits for it, as the
+    native ones do, then serves and is announced over mDNS like one bound at start."""
+    from surfaces.test_mdns import FakeZeroconf
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the instance on its way out
+    holder.bind(("0.0.0.0", 0))
+    port = holder.getsockname()[1]
+    said: list[str] = []
+
+    async def scenario() -> None:
+        FakeZeroconf.made.clear()
+        cfg = Config(headless=True, block=256, enable=[], x32=X32Config("0.0.0.0", port),
+                     osc=[OscListenerConfig("udp", "127.0.0.1", 0)], name="desk")
+        d = Daemon(cfg, small_session(), on_status=said.append)
+        d.mdns_factory = FakeZeroconf
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        try:
+            for _ in range(300):  # bounded: until the first try has failed
+                if any("unavailable" in m for m in said):
+                    break
+                await asyncio.sleep(0.01)
+            assert any(f"X32 namespace: OSC udp 0.0.0.0:{port} unavailable" in m for m in said)
+            await asyncio.sleep(0.3)
+            assert not d.x32_bound and d.mdns is None  # nothing bound: nothing announced
+            holder.close()  # the old instance is gone
+            for _ in range(500):  # bounded: the first retries come within 1.5 s
+                if d.x32_bound and d.mdns is not None and d.mdns.registered:
+                    break
+                await asyncio.sleep(0.01)
+            assert d.x32_bound and d.x32_listener is not None
+            assert d.x32_listener.address[1] == port
+            assert d.mdns.registered == ["desk (X32)._osc._udp.local."]
+            assert any("bound after" in m for m in said)
+            app = UdpClient(port)  # and it serves
+            app.send("/info")
+            await app.collect(lambda got: any(e.address == "/info" for e in got))
+            assert [e.address for e in app.got] == ["/info"]
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        assert FakeZeroconf.made[0].unregistered  # withdrawn at shutdown
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        holder.close()

@@ -136,7 +136,7 @@ class Advertiser:
 
     def start(self) -> None:
         """Begin announcing (no-op with nothing to announce); call on the running loop."""
-        if not self.ads:
+        if not self.ads or self._zc is not None:
             return
         factory = self.factory
         if factory is None:
@@ -150,10 +150,32 @@ class Advertiser:
             self.error = f"mDNS unavailable: {exc}"
             log.warning("%s", self.error)
             return
-        self._task = asyncio.get_running_loop().create_task(self._register())
+        self._task = asyncio.get_running_loop().create_task(self._register(list(self.infos)))
 
-    async def _register(self) -> None:
-        for info in self.infos:
+    def add(self, ads: Sequence[Advert]) -> None:
+        """Announce listeners bound after `start` (a port that was taken at first).
+
+        Loopback-only ones are left out as at start. The first worth announcing
+        opens the mDNS socket if none is open yet; later ones are registered on
+        the open one, which answers on the interfaces chosen at its start.
+        """
+        new = [ad for ad in adverts(ads) if ad not in self.ads]
+        if not new:
+            return
+        self.ads += new
+        if self._zc is None:
+            self.start()
+            return
+        infos = service_infos(new, self.name, self.addresses)
+        self.infos += infos
+        self._task = asyncio.get_running_loop().create_task(self._register(infos, self._task))
+
+    async def _register(self, infos: list[Any],
+                        after: asyncio.Task[None] | None = None) -> None:
+        if after is not None:  # one registration at a time, in the order they came
+            with contextlib.suppress(Exception):
+                await after
+        for info in infos:
             try:
                 await (await self._zc.async_register_service(info, allow_name_change=True))
                 self.registered.append(info.name)

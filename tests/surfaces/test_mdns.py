@@ -140,3 +140,23 @@ def test_a_failing_mdns_stack_is_reported_not_fatal() -> None:
         assert ad.error is not None and "no multicast-capable interface" in ad.error
 
     asyncio.run(scenario())
+
+
+def test_a_listener_bound_later_is_added_to_the_running_announcement() -> None:
+    async def scenario() -> None:
+        FakeZeroconf.made.clear()
+        ad = Advertiser([Advert("udp", "192.168.1.20", 9000)], "desk",
+                        factory=FakeZeroconf, addresses=lambda: ["192.168.1.20"])
+        ad.start()
+        ad.add([Advert("udp", "127.0.0.1", 9001)])  # loopback only: never announced
+        ad.add([Advert("udp", "192.168.1.20", 10023, "x32")])
+        ad.add([Advert("udp", "192.168.1.20", 10023, "x32")])  # already announced
+        for _ in range(100):
+            if len(ad.registered) == 2:
+                break
+            await asyncio.sleep(0.01)
+        (zc,) = FakeZeroconf.made  # one mDNS stack for all
+        assert zc.registered == ["desk._osc._udp.local.", "desk (X32)._osc._udp.local."]
+        await ad.close()
+
+    asyncio.run(scenario())
