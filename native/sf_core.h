@@ -438,4 +438,49 @@ const char **sf_jack_port_connections(sf_jack *j, const char *port_name);
 int sf_jack_port_flags(sf_jack *j, const char *port_name); /* -1: no such port */
 void sf_jack_free(void *names);
 
+/* ---------------- JACK MIDI: raw events through the client's MIDI hook ---------------- */
+/* Ports are registered with sf_jack_port_register and handed over by slot;
+ * every input event goes, raw, into one ring the control side reads after
+ * sf_jack_midi_wait; output bytes queued with sf_jack_midi_send are written
+ * at frame 0 of the next cycle. See native/jack_midi.c. */
+#define SF_JACK_MIDI_SLOTS 64     /* inputs, and as many outputs */
+#define SF_JACK_MIDI_HEADER 16    /* per input record: u16 slot, u16 0, u32 size, u64 ns */
+
+typedef struct sf_jack_midi sf_jack_midi;
+
+typedef struct sf_jack_midi_stats {
+    uint64_t in_events;     /* events copied into the ring */
+    uint64_t in_bytes;
+    uint64_t in_dropped;    /* events lost: the ring was full (the reader fell behind) */
+    uint64_t wakeups;       /* cycles that woke the reader (had input) */
+    uint64_t cycles;        /* cycles the hook ran */
+    uint64_t out_events;    /* messages written to output ports */
+    uint64_t out_dropped;   /* messages for an unpublished slot, or too large for a cycle */
+    uint64_t out_deferred;  /* times a cycle's buffer was full and output waited */
+    uint32_t in_capacity;   /* bytes of the input ring (the reader's buffer size) */
+} sf_jack_midi_stats;
+
+/* Rings of at least in_bytes/out_bytes (rounded up to a power of two). */
+sf_jack_midi *sf_jack_midi_new(uint32_t in_bytes, uint32_t out_bytes);
+void sf_jack_midi_free(sf_jack_midi *m);   /* detach first */
+/* Install the MIDI hook on client j; detach removes it (waiting out a cycle),
+ * forgets every slot and drops queued output. Control thread only. */
+int sf_jack_midi_attach(sf_jack_midi *m, sf_jack *j);
+void sf_jack_midi_detach(sf_jack_midi *m);
+/* Publish port (from sf_jack_port_register) as input (output 0) or output
+ * slot `slot`; NULL unpublishes it and returns once no cycle uses the old
+ * port, so it may be unregistered then. */
+int sf_jack_midi_set_port(sf_jack_midi *m, int slot, int output, void *port);
+/* Queue one or more whole messages for output slot `slot` (any control
+ * thread): SF_OK, SF_EQUEUE_FULL, or SF_EINVAL (bad slot, empty, too long). */
+int sf_jack_midi_send(sf_jack_midi *m, int slot, const unsigned char *data, uint32_t size);
+/* Block until a cycle delivered input (1) or timeout_ms passed (0); wake
+ * makes it return 1 at once (to stop the reader). One reader thread only. */
+int sf_jack_midi_wait(sf_jack_midi *m, int timeout_ms);
+void sf_jack_midi_wake(sf_jack_midi *m);
+/* Move whole input records (SF_JACK_MIDI_HEADER bytes, then the event's
+ * bytes padded to 8) into out, up to cap bytes; returns the bytes moved. */
+uint32_t sf_jack_midi_read(sf_jack_midi *m, unsigned char *out, uint32_t cap);
+int sf_jack_midi_read_stats(sf_jack_midi *m, sf_jack_midi_stats *out);
+
 #endif
