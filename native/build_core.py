@@ -13,11 +13,11 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [
-    "core.c", "strip.c", "kern_avx2.c", "kern_avx512.c", "dsp.c", "stream.c",
+    "core.c", "overs.c", "strip.c", "kern_avx2.c", "kern_avx512.c", "dsp.c", "stream.c",
     "loudness.c", "truepeak.c", "ramp.c", "chanmeter.c", "reference.c", "jack.c",
     "jack_midi.c",
 ]
-HEADERS = ["sf_core.h", "sf_internal.h", "lanes.h", "kern_body.h", "loudness.h", "truepeak.h", "jack_internal.h"]
+HEADERS = ["sf_core.h", "sf_internal.h", "lanes.h", "kern_body.h", "loudness.h", "kweight.h", "truepeak.h", "jack_internal.h"]
 
 def public_cdef(header: str) -> str:
     """The cdef for cffi, read from the public header so the two never drift.

@@ -18,15 +18,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kweight.h"
 #include "sf_internal.h"
 
 #define STATE_FLUSH 1e-30 /* as in loudness.c */
+
+/* Frames per 100 ms step (the master meter steps every 10 ms; the control
+ * side's gating here wants the BS.1770-4 hop). */
+static int32_t chmeter_hop(double rate) { return (int32_t)floor(rate / 10.0 + 0.5); }
 
 void sf_chmeter_setup(sf_engine *e) {
     /* the master loudness meter's K-weighting (initialised before this) */
     e->kshelf = e->loud.shelf;
     e->khp = e->loud.highpass;
-    e->khop = e->loud.hop;
+    e->khop = chmeter_hop(e->loud.sample_rate);
     for (int s = 0; s < SF_CHMETER_SLOTS; s++) {
         e->chm[s].ch = -1;
         sf_truepeak_init(&e->chm[s].tpm[0]);
@@ -77,36 +82,10 @@ void sf_chmeter_switch(sf_engine *e, int ch, int on) {
 }
 
 /* K-weight n contiguous samples into one side's states and sums: the
- * arithmetic of loudness.c's weigh_channel, plus the plain square and the
- * sample peak. */
+ * master meter's loop (loudness.h), plus the plain square and the peak. */
 static void weigh(const sf_loudness_biquad *sh, const sf_loudness_biquad *hp, double st[4],
                   const float *x, int n, double *kacc, double *acc, float *peak) {
-    const sf_loudness_biquad s = *sh, h = *hp;
-    double s1 = st[0], s2 = st[1], h1 = st[2], h2 = st[3];
-    double k = *kacc, a = *acc;
-    float p = *peak;
-    for (int i = 0; i < n; i++) {
-        const float v = x[i];
-        const double in = (fabsf(v) <= FLT_MAX) ? (double)v : 0.0;
-        double y, z;
-        y = s.b0 * in + s1;
-        s1 = s.b1 * in - s.a1 * y + s2;
-        s2 = s.b2 * in - s.a2 * y;
-        z = h.b0 * y + h1;
-        h1 = h.b1 * y - h.a1 * z + h2;
-        h2 = h.b2 * y - h.a2 * z;
-        k += z * z;
-        a += in * in;
-        const float m = (float)fabs(in);
-        p = m > p ? m : p;
-    }
-    st[0] = s1;
-    st[1] = s2;
-    st[2] = h1;
-    st[3] = h2;
-    *kacc = k;
-    *acc = a;
-    *peak = p;
+    sf_kweight_run(sh, hp, st, x, n, kacc, acc, peak);
 }
 
 static void sanitize(double st[4]) {
@@ -294,7 +273,7 @@ int sf_measure_buffer(const float *data, uint32_t frames, int n_src_channels, do
             x1 = b1;
         }
         uint64_t before = m->steps;
-        feed(&l->shelf, &l->highpass, l->hop, m, x0, x1, n);
+        feed(&l->shelf, &l->highpass, chmeter_hop(l->sample_rate), m, x0, x1, n);
         for (uint64_t s = before; s < m->steps && written < max_steps; s++)
             kms[written++] = (double)m->kms[s % SF_CHMETER_RING];
         for (int k = 0; k < n; k++)

@@ -97,6 +97,7 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     sf_loudness_init(&e->loud, sample_rate);
     sf_truepeak_init(&e->tp[0]);
     sf_truepeak_init(&e->tp[1]);
+    sf_overs_setup(e);
     sf_reference_setup(e);
     sf_chmeter_setup(e);
     sf_settle(e);
@@ -615,6 +616,12 @@ static void publish(sf_engine *e) {
     m->momentary_lufs = sf_loudness_momentary(&e->loud);
     m->short_term_lufs = sf_loudness_short_term(&e->loud);
     m->integrated_lufs = sf_loudness_integrated(&e->loud);
+    m->loudness_range_lu = sf_loudness_range(&e->loud);
+    m->first_clip_frame = e->ov_clipped ? e->ov_first_clip : UINT64_MAX;
+    m->last_clip_frame = e->ov_clipped ? e->ov_last_clip : UINT64_MAX;
+    m->tp_over_steps = e->ov_tp_steps;
+    m->first_tp_over_frame = e->ov_first_tp;
+    m->last_tp_over_frame = e->ov_last_tp;
     for (int b = 0; b < e->n_bus; b++) {
         m->bus_peak[b] = e->bus[b].peak;
         m->bus_rms[b] = sqrtf(e->bus[b].ms);

@@ -1068,16 +1068,19 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
     side_over[1] += over_fix(mixR, n, &over_nan);
     over += side_over[0] + side_over[1];
     uint64_t clips = over_nan; /* a NaN at the master was an overflow too: a clip */
+    float tps[2];
+    sf_overs_truepeak(e, mixL, mixR, n, tps);
     for (int side = 0; side < 2; side++) {
         float *x = side ? mixR : mixL;
         uint32_t cl = 0;
         for (int k = 0; k < n; k++) cl += fabsf(x[k]) > 1.0f;
         clips += cl;
+        if (cl) sf_overs_clips(e, x, n);
         float p, s;
         block_stats(x, n, &p, &s);
         if (side_over[side] && p < (float)SF_OVER_CEILING) p = (float)SF_OVER_CEILING;
         meter_update(L, &e->m_peak[side], &e->m_ms[side], p, s);
-        float tp = sf_truepeak_block(&e->tp[side], x, n);
+        float tp = tps[side];
         float held = e->m_tp[side] * L->meter_fall_n;
         e->m_tp[side] = tp > held ? tp : held;
         if (tp > e->m_tp_max[side]) e->m_tp_max[side] = tp;

@@ -1,7 +1,7 @@
 /*
  * Loudness meter for the master bus: ITU-R BS.1770-4 K-weighted loudness
  * with the EBU R 128 / EBU Tech 3341 time scales (momentary 400 ms,
- * short-term 3 s, gated integrated).
+ * short-term 3 s, gated integrated) and the loudness range of EBU Tech 3342.
  *
  * C11, libc + libm only. The caller embeds an sf_loudness (fixed size, no
  * heap pointers); nothing allocates after sf_loudness_init, and
@@ -17,10 +17,17 @@
 
 #include <stdint.h>
 
-/* Short-term window in 100 ms sub-blocks (EBU Tech 3341: 3 s). */
-#define SF_LOUDNESS_SUBBLOCKS 30
-/* Momentary window / gating block in sub-blocks (BS.1770-4: 400 ms). */
-#define SF_LOUDNESS_GATE_SUBBLOCKS 4
+/* Readings move on in steps of 10 ms (SF_LOUDNESS_STEPS_PER_S a second),
+ * counted from the last reset: fixed positions in the stream, whatever the
+ * block size. */
+#define SF_LOUDNESS_STEPS_PER_S 100
+/* Short-term window in steps (EBU Tech 3341: 3 s). */
+#define SF_LOUDNESS_SUBBLOCKS 300
+/* Momentary window / gating block in steps (BS.1770-4: 400 ms). */
+#define SF_LOUDNESS_GATE_SUBBLOCKS 40
+/* Steps between gating blocks (BS.1770-4: 100 ms, 75 % overlap) and between
+ * the short-term values the loudness range collects (Tech 3342: >= 10 Hz). */
+#define SF_LOUDNESS_GATE_HOP 10
 /* Gating histogram: 0.02 LU bins from -70 LUFS (the absolute gate) up to
  * +30 LUFS; louder blocks (only reachable with an over-full-scale master)
  * share the top bin, which still keeps their exact energy. */
@@ -43,6 +50,13 @@ typedef struct sf_loudness {
      * relative-gate decision is quantised to one bin. */
     double hist_energy[SF_LOUDNESS_HIST_BINS];
     uint32_t hist_count[SF_LOUDNESS_HIST_BINS];
+    /* Loudness range (EBU Tech 3342): short-term values above the absolute
+     * gate, counted per bin of the same scale (the relative gate and the
+     * percentiles are decided to one bin, 0.02 LU), and their summed
+     * energy for the relative gate. */
+    uint32_t lra_count[SF_LOUDNESS_HIST_BINS];
+    double lra_energy;
+    uint64_t lra_n;
 
     /* K-weighting for this rate: pre-filter (high shelf) then RLB high-pass. */
     sf_loudness_biquad shelf;
@@ -50,33 +64,36 @@ typedef struct sf_loudness {
     /* Transposed direct form II states: [channel][shelf s1, s2, hp s1, s2]. */
     double state[2][4];
 
-    /* Current 100 ms sub-block: K-weighted sum of squares per channel.
+    /* Current 10 ms step: K-weighted sum of squares per channel.
      * Kept per channel so the summation order, and so the result, does not
      * depend on how the stream is cut into blocks. */
     double acc[2];
-    /* Completed sub-blocks: channel-summed mean square, ring of the last 3 s. */
+    /* Completed steps: channel-summed mean square, ring of the last 3 s. */
     double sub[SF_LOUDNESS_SUBBLOCKS];
 
     /* Absolute-gated totals (all blocks above -70 LUFS): set the relative gate. */
     double abs_energy;
     uint64_t abs_count;
-    uint64_t sub_count; /* sub-blocks completed since reset */
+    uint64_t sub_count; /* steps completed since reset */
 
     double sample_rate;
-    int32_t hop;      /* frames per 100 ms sub-block, round(rate / 10) */
-    int32_t hop_fill; /* frames already in the current sub-block */
+    int32_t hop;      /* frames per 10 ms step, round(rate / 100) */
+    int32_t hop_fill; /* frames already in the current step */
     int32_t sub_pos;  /* next slot in sub[] */
     int32_t hist_top; /* highest histogram bin in use, -1 when empty */
     int32_t dirty;    /* a gating block arrived; integrated needs recomputing */
+    int32_t lra_dirty; /* a short-term value arrived; the range needs recomputing */
+    int32_t lra_top;   /* highest lra_count bin in use, -1 when empty */
 
     /* Filter states found non-finite and cleared since init (diagnostics
      * for sf_master_meters.state_resets; sf_loudness_reset keeps it). */
     uint32_t state_resets;
 
-    /* Cached readings (LUFS), updated every completed 100 ms sub-block. */
+    /* Cached readings (LUFS; range in LU), updated every completed step. */
     float momentary;
     float short_term;
     float integrated;
+    float range;
 } sf_loudness;
 
 /*
@@ -89,15 +106,16 @@ typedef struct sf_loudness {
  * reproduces the tables and other rates get the same frequency response.
  * Rates outside 8 kHz..768 kHz are clamped into that range (non-finite or
  * non-positive means 48 kHz). Does not allocate, but calls tan/atan/sqrt and
- * clears ~60 KB: call it when the engine is created or the rate changes.
+ * clears ~85 KB: call it when the engine is created or the rate changes.
  */
 void sf_loudness_init(sf_loudness *l, double sample_rate);
 
 /*
- * Forget all history: filter states, the 100 ms ring, the gating histogram
- * and the integrated value (what "reset meters" means to a user). Keeps the
- * coefficients and the state_resets count. Bounded (clears the fixed-size
- * struct, ~60 KB, a few microseconds); safe on the audio thread.
+ * Forget all history: filter states, the 3 s ring, the gating and range
+ * histograms, the integrated value and the range (what "reset meters" means
+ * to a user). Keeps the coefficients and the state_resets count. Bounded
+ * (clears the fixed-size struct, ~85 KB, a few microseconds); safe on the
+ * audio thread.
  */
 void sf_loudness_reset(sf_loudness *l);
 
@@ -105,23 +123,26 @@ void sf_loudness_reset(sf_loudness *l);
  * Feed n frames of the deinterleaved stereo programme (n >= 0, any block
  * size; n <= 0 does nothing). right may be NULL for a mono programme.
  * Channel weights are 1.0 (BS.1770-4 for L/R). Non-finite samples are read
- * as 0. Readings change only when a 100 ms sub-block completes, at fixed
+ * as 0. Readings change only when a 10 ms step completes, at fixed
  * positions in the stream, so results are bit-identical whatever the block
- * sizes. Cost: two double-precision biquads per sample and channel, plus,
- * in a call that completes a 400 ms gating block, one pass over the used
- * part of the histogram (at most SF_LOUDNESS_HIST_BINS adds).
+ * sizes. Cost: two double-precision biquads per sample and channel, 340
+ * adds per 10 ms step, plus, in a call that completes a 100 ms gating hop,
+ * one pass over the used part of each histogram (at most
+ * 2 * SF_LOUDNESS_HIST_BINS adds).
  */
 void sf_loudness_process(sf_loudness *l, const float *left, const float *right, int n);
 
 /*
- * Momentary loudness (LUFS): the last 400 ms, ungated, updated every 100 ms.
+ * Momentary loudness (LUFS): the last 400 ms, ungated, updated every 10 ms
+ * (so a 400 ms burst anywhere in the stream reads within 0.055 LU of its
+ * level at the step nearest its end; see loudness.c).
  * Time before the last reset counts as silence. SF_LOUDNESS_SILENCE_LUFS
  * (-200) when silent.
  */
 float sf_loudness_momentary(const sf_loudness *l);
 
 /*
- * Short-term loudness (LUFS): the last 3 s, ungated, updated every 100 ms.
+ * Short-term loudness (LUFS): the last 3 s, ungated, updated every 10 ms.
  * Time before the last reset counts as silence. -200 when silent.
  */
 float sf_loudness_short_term(const sf_loudness *l);
@@ -133,5 +154,14 @@ float sf_loudness_short_term(const sf_loudness *l);
  * block has passed the gates. O(1): the value is cached by process().
  */
 float sf_loudness_integrated(const sf_loudness *l);
+
+/*
+ * Loudness range (LU) since the last reset, EBU Tech 3342: the short-term
+ * loudness sampled every 100 ms (once a whole 3 s window has passed), values
+ * above -70 LUFS, then above 20 LU under their power mean; the range is the
+ * 95th minus the 10th percentile of those (nearest rank, to 0.02 LU). 0
+ * while no value has passed the gates. O(1): cached by process().
+ */
+float sf_loudness_range(const sf_loudness *l);
 
 #endif

@@ -196,6 +196,24 @@ typedef struct sf_master_meters {
     uint64_t frames;          /* frames processed since creation */
     uint64_t dropped_params;  /* messages the queue refused (full) */
     uint64_t overflow_count;  /* bus/master samples sanitised (see SF_OVER_CEILING) */
+    /* Loudness range (LU, EBU Tech 3342) since sf_reset_meters; 0 until a
+     * short-term value passed the gates. */
+    float loudness_range_lu;
+    float reserved;
+    /* Overs of the master since the engine was created (like clip_count):
+     * frames (counted as `frames`) of the first and last sample over
+     * 0 dBFS, UINT64_MAX while there was none (NaNs replaced at the sum
+     * count in clip_count but have no position); and the 10 ms steps (fixed frame
+     * counts from creation, round(rate / 100) frames each) in which the
+     * true peak of either side exceeded 0 dBTP, with the first frames of
+     * the first and last such step. The interpolated points lag the input
+     * by SF_TRUEPEAK_TAPS / 2 frames, so a true-peak over in the last 16
+     * frames of a step is counted in the next. */
+    uint64_t first_clip_frame;
+    uint64_t last_clip_frame;
+    uint64_t tp_over_steps;
+    uint64_t first_tp_over_frame;
+    uint64_t last_tp_over_frame;
 } sf_master_meters;
 
 /* One parameter change of a transaction (sf_push_params). scope, index,

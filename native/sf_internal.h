@@ -247,6 +247,12 @@ struct sf_engine {
     sf_loudness loud;
     sf_truepeak tp[2];
     float m_peak[2], m_ms[2], m_tp[2], m_tp_max[2];
+    /* master overs (overs.c): the 10 ms true-peak step in progress, and
+     * where the overs were */
+    int32_t ov_hop, ov_fill;
+    float ov_step_max;
+    int ov_clipped;
+    uint64_t ov_step_start, ov_tp_steps, ov_first_tp, ov_last_tp, ov_first_clip, ov_last_clip;
 
     /* counters (audio side writes, anyone reads) */
     atomic_uint_fast64_t clip_count, nonfinite_count, state_resets, xruns, frames, dropped,
@@ -331,6 +337,11 @@ void sf_chmeter_setup(sf_engine *e);
 void sf_chmeter_switch(sf_engine *e, int ch, int on);
 void sf_chmeter_run(sf_engine *e, const float *in, int in_ch, int n);
 void sf_chmeter_publish(sf_engine *e);
+
+/* overs.c */
+void sf_overs_setup(sf_engine *e);
+void sf_overs_clips(sf_engine *e, const float *x, int n);
+void sf_overs_truepeak(sf_engine *e, const float *left, const float *right, int n, float tp[2]);
 
 /* reference.c */
 void sf_reference_setup(sf_engine *e);

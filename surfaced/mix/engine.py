@@ -64,6 +64,15 @@ class MasterMeters:
     frames: int
     dropped_params: int
     overflow_count: int  # bus/master samples clamped or zeroed (shown as clips too)
+    loudness_range_lu: float = 0.0  # EBU Tech 3342 LRA since reset_meters (0 until known)
+    # Master overs since the engine was made (like clip_count), as frames
+    # counted like `frames`; -1 when there was none. True-peak overs are
+    # counted in 10 ms steps of the master (see sf_core.h).
+    first_clip_frame: int = -1
+    last_clip_frame: int = -1
+    tp_over_steps: int = 0
+    first_tp_over_frame: int = -1
+    last_tp_over_frame: int = -1
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,11 @@ class ChannelLoudness:
     peak: float  # linear, since switched on
     true_peak: float  # linear, 4x oversampled
     refused: int  # meter requests the core refused (all slots busy), engine-wide
+
+
+def _frame_or_none(frame: int) -> int:
+    """A frame position from the core; UINT64_MAX ("none yet") as -1."""
+    return -1 if int(frame) == 0xFFFFFFFFFFFFFFFF else int(frame)
 
 
 def to_db(x: float) -> float:
@@ -372,6 +386,12 @@ class Engine:
             frames=int(m.frames),
             dropped_params=int(m.dropped_params),
             overflow_count=int(m.overflow_count),
+            loudness_range_lu=float(m.loudness_range_lu),
+            first_clip_frame=_frame_or_none(m.first_clip_frame),
+            last_clip_frame=_frame_or_none(m.last_clip_frame),
+            tp_over_steps=int(m.tp_over_steps),
+            first_tp_over_frame=int(m.first_tp_over_frame) if m.tp_over_steps else -1,
+            last_tp_over_frame=int(m.last_tp_over_frame) if m.tp_over_steps else -1,
         )
         self._last_meters = MeterSnapshot(peak, rms, master)
         return self._last_meters

@@ -144,7 +144,7 @@ class Reading:
 
 def reference_loudness(left: np.ndarray, right: np.ndarray | None) -> Reading:
     """K-weighting with the BS.1770-4 table filters, exact gating over a block list."""
-    hop = FS // 10
+    hop = FS // 100  # the meter's 10 ms steps
     energy = np.zeros(len(left))
     for ch in (left, right):
         if ch is None:
@@ -154,11 +154,12 @@ def reference_loudness(left: np.ndarray, right: np.ndarray | None) -> Reading:
         energy += y * y
     n_sub = len(energy) // hop
     sub = energy[: n_sub * hop].reshape(n_sub, hop).mean(axis=1)
-    padded = np.concatenate([np.zeros(30), sub])  # time before the start is silence
-    momentary = lufs(float(padded[-4:].mean()))
-    short_term = lufs(float(padded[-30:].mean()))
+    padded = np.concatenate([np.zeros(300), sub])  # time before the start is silence
+    momentary = lufs(float(padded[-40:].mean()))
+    short_term = lufs(float(padded[-300:].mean()))
 
-    blocks = np.convolve(sub, np.ones(4) / 4, mode="valid")  # 400 ms, 100 ms hop
+    # 400 ms blocks ending every 100 ms (every 10th step) from the start
+    blocks = np.convolve(sub, np.ones(40) / 40, mode="valid")[::10]
     with np.errstate(divide="ignore"):
         loud = -0.691 + 10 * np.log10(blocks)
     kept = blocks[loud > -70.0]
@@ -265,7 +266,7 @@ def test_k_weighting_at_48k_reproduces_the_bs1770_tables(native: Native) -> None
     got = [shelf.b0, shelf.b1, shelf.b2, shelf.a1, shelf.a2, hp.b0, hp.b1, hp.b2, hp.a1, hp.a2]
     want = [*BS1770_SHELF_B, *BS1770_SHELF_A[1:], *BS1770_HP_B, *BS1770_HP_A[1:]]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
-    assert meter.hop == 4800
+    assert meter.hop == 480  # 10 ms steps
 
 
 def _response_db(bq: Any, freqs: np.ndarray, fs: float) -> np.ndarray:
@@ -434,10 +435,10 @@ def test_silence_reads_minus_200(native: Native) -> None:
 
 
 def test_fresh_meter_reads_minus_200(native: Native) -> None:
-    """Before any audio (and before the first 100 ms) nothing is shown."""
+    """Before any audio (and before the first 10 ms step ends) nothing is shown."""
     meter = new_loudness(native)
     assert read(native, meter) == Reading(-200.0, -200.0, -200.0)
-    feed_loudness(native, meter, sine(1000.0, -20.0, 0.099), None, 4096)
+    feed_loudness(native, meter, sine(1000.0, -20.0, 0.0099), None, 4096)
     assert read(native, meter) == Reading(-200.0, -200.0, -200.0)
 
 
@@ -525,14 +526,14 @@ def test_nonfinite_input_reads_as_silence(native: Native) -> None:
 
 @pytest.mark.parametrize("poison", [math.nan, math.inf, -1e308])
 def test_poisoned_filter_state_is_flushed(native: Native, poison: float) -> None:
-    """A filter state gone bad (memory fault, bad poke) is cleared at the next 100 ms mark."""
+    """A filter state gone bad (memory fault, bad poke) is cleared at the next 10 ms mark."""
     meter = new_loudness(native)
     x = sine(1000.0, -23.0, 3.0)
     feed_loudness(native, meter, x, x, 480)
     meter.state[0][2] = poison
     meter.state[1][0] = poison
-    feed_loudness(native, meter, x, x, 480)  # the 3 s window still holds the lost 100 ms
-    lost_one_subblock = -23.0 + 10 * math.log10(29 / 30)
+    feed_loudness(native, meter, x, x, 480)  # the 3 s window still holds the lost 10 ms
+    lost_one_subblock = -23.0 + 10 * math.log10(299 / 300)
     assert read(native, meter).short_term == pytest.approx(lost_one_subblock, abs=0.02)
     feed_loudness(native, meter, x[: FS // 10], x[: FS // 10], 480)
     assert meter.state_resets >= 1
@@ -541,7 +542,7 @@ def test_poisoned_filter_state_is_flushed(native: Native, poison: float) -> None
     got = read(native, meter)
     assert got.momentary == pytest.approx(-23.0, abs=0.1)
     assert got.short_term == pytest.approx(-23.0, abs=0.1)
-    # One 100 ms sub-block was lost (read as silence); the gated value barely moves.
+    # One 10 ms step was lost (read as silence); the gated value barely moves.
     assert got.integrated == pytest.approx(-23.0, abs=0.1)
 
 
