@@ -318,6 +318,11 @@ class Engine:
             time.sleep(poll)
         return None
 
+    @property
+    def queue_capacity(self) -> int:
+        """The most parameter changes one transaction (`push`) can hold."""
+        return int(lib.sf_queue_capacity(self._ptr))
+
     def settle(self) -> None:
         """Apply queued changes and jump every glide to its target (audio stopped only)."""
         with self._lock:

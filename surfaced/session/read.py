@@ -110,7 +110,7 @@ class Session:
         """A mix sized for this session, with everything applied and settled."""
         mixer = Mixer(Engine(len(self.channels), self.buses, self.rate, max_block))
         self.apply(mixer)
-        mixer.engine.settle()
+        mixer.engine.settle()  # every glide at its target, also for a session that sets nothing
         return mixer
 
     def values(self) -> dict[str, float | str]:
@@ -124,18 +124,34 @@ class Session:
         return out
 
     def apply(self, mixer: Mixer) -> None:
-        """Load sources and set every parameter of this session on `mixer` (not an undo step)."""
+        """Load sources and set every parameter of this session on `mixer` (not an undo step).
+
+        Only before the audio runs (`make_mixer`): a session may set more values
+        than one transaction holds (the core's queue, 8191 changes: about 220
+        full strips), so they go in pieces of at most that many, each settled
+        (applied by the core at once) before the next is queued. The sources
+        share that queue, so they are settled first.
+        """
         engine = mixer.engine
         base = Path(self.path).parent
+        made: dict[str, np.ndarray] = {}  # channels fed by one generator share its loop
         for i, ch in enumerate(self.channels, start=1):
             src = ch.source
             if src.kind == "generator":
-                engine.set_source_buffer(i, generators.generate(src.name, self.rate))
+                if src.name not in made:
+                    made[src.name] = generators.generate(src.name, self.rate)
+                    made[src.name].flags.writeable = False  # the core reads it from now on
+                engine.set_source_buffer(i, made[src.name])
             elif src.kind == "wav":
                 engine.set_source_buffer(i, self._wav(base / src.name, i))
             elif src.kind == "input":
                 engine.set_source_input(i, src.first_input, src.stereo)
-        mixer.apply(self.values(), "session", step=False)
+        engine.settle()  # the sources went through the same queue
+        values = list(self.values().items())
+        piece = engine.queue_capacity
+        for start in range(0, len(values), piece):
+            mixer.apply(values[start:start + piece], "session", step=False)
+            engine.settle()
 
     def _wav(self, path: Path, channel: int) -> np.ndarray:
         try:
