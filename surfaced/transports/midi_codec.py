@@ -5,6 +5,9 @@
 - running status: data bytes after a channel message reuse its status byte;
   system common messages and SysEx cancel it;
 - SysEx is accumulated up to `max_sysex` bytes and delivered whole (F0 .. F7);
+  any status byte but real-time ends it (the partial SysEx is dropped and
+  counted), and so does `expire` when no byte of it came for `timeout`
+  seconds (a device that sent F0 and hung must not swallow what follows);
 - real-time bytes (F8..FF) are delivered the moment they arrive, even in the
   middle of a SysEx or between the data bytes of a channel message, and
   change no state;
@@ -28,6 +31,7 @@ from typing import Final
 from surfaced.events import KINDS, Event
 
 DEFAULT_MAX_SYSEX: Final = 65536
+SYSEX_TIMEOUT_S: Final = 1.0  # a partial SysEx with no byte for this long is dropped
 
 # Data bytes that follow each status byte (channel kinds by high nibble).
 _CHANNEL_LENGTH: Final = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
@@ -47,6 +51,7 @@ class MidiError(StrEnum):
     STRAY_EOX = "stray_eox"  # F7 outside a SysEx
     SYSEX_INTERRUPTED = "sysex_interrupted"  # status byte inside a SysEx before its F7
     SYSEX_OVERFLOW = "sysex_overflow"  # SysEx longer than max_sysex
+    SYSEX_TIMEOUT = "sysex_timeout"  # SysEx with no byte for SYSEX_TIMEOUT_S before its F7
 
 
 class MidiParseError(Exception):
@@ -72,6 +77,7 @@ class MidiParserStats:
     stray_eox: int = 0
     sysex_interrupted: int = 0
     sysex_overflow: int = 0
+    sysex_timeout: int = 0
 
     @property
     def errors(self) -> int:
@@ -153,6 +159,7 @@ class MidiParser:
         self._data: list[int] = []
         self._sysex: bytearray | None = None  # None: not inside a SysEx
         self._sysex_dropping = False  # SysEx too long: drop the rest of it
+        self._sysex_time = 0.0  # when the SysEx in progress last got a byte
         self._offset = 0
 
     @property
@@ -207,7 +214,29 @@ class MidiParser:
             else:
                 self._status_byte(byte, base + i, events, time)
         self.stats.events += len(events)
+        if self._sysex is not None:
+            self._sysex_time = time
         return events
+
+    def sysex_due(self, timeout: float = SYSEX_TIMEOUT_S) -> float | None:
+        """When a partial SysEx in progress expires (on the clock of `feed`), or None."""
+        return None if self._sysex is None else self._sysex_time + timeout
+
+    def expire(self, now: float, timeout: float = SYSEX_TIMEOUT_S) -> bool:
+        """Drop a partial SysEx that got no byte for `timeout` seconds (counted); True if so.
+
+        `now` is on the clock of the `time` given to `feed`. Call it every
+        so often: a SysEx start with no end must not make a surface deaf.
+        """
+        if self._sysex is None or now - self._sysex_time < timeout:
+            return False
+        if not self._sysex_dropping:
+            self._error(MidiError.SYSEX_TIMEOUT, self._offset, None,
+                        f"SysEx of {len(self._sysex)} bytes got no F7 within {timeout:g} s; "
+                        "dropped")
+        self._sysex = None
+        self._sysex_dropping = False
+        return True
 
     def _data_byte(self, byte: int, offset: int, events: list[Event], time: float) -> None:
         sysex = self._sysex
