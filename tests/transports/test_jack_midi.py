@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import rtmidi
-
 from measured import Figures
+
 from surfaced.events import Event
 from surfaced.jackclient import JackClient
 from surfaced.transports.jack_midi import JackMidiError, JackMidiHub, JackMidiTransport
