@@ -634,14 +634,44 @@ static void publish(sf_engine *e) {
 }
 
 /* One piece of a block: the DSP, the output and the capture. */
+/* Where run_piece writes: interleaved (out, out_channels: master on 0/1, the
+ * rest zeroed, as sf_process documents) or routed (sf_process_routed). */
+typedef struct out_route {
+    float *const *out;
+    const int *src;
+    int n_out;
+    int stride;
+} out_route;
+
+/* One output of a routed block: the master side or bus side `src` names. */
+static const float *route_source(const sf_engine *e, int src) {
+    if (src == SF_OUT_MASTER_L || src == SF_OUT_MASTER_R)
+        return e->mix_buf + (size_t)src * (size_t)e->max_block;
+    int b = (src - SF_OUT_BUS) / 2;
+    if (src < SF_OUT_BUS || b >= e->n_bus) return NULL;
+    return e->bus_buf + ((size_t)b * 2u + (size_t)((src - SF_OUT_BUS) & 1)) * (size_t)e->max_block;
+}
+
 static void run_piece(sf_engine *e, const float *in, int in_channels, float *out,
-                      int out_channels, int done, int n) {
+                      int out_channels, const out_route *route, int done, int n) {
     const float *piece_in = in ? in + (size_t)done * (size_t)in_channels : NULL;
     sf_chmeter_run(e, piece_in, in_channels, n); /* sources before the DSP moves them on */
     sf_process_block(e, piece_in, in_channels, n);
     sf_reference_run(e, piece_in, in_channels, n); /* after the master meters */
     const float *L = e->mix_buf, *R = e->mix_buf + e->max_block;
-    if (out && out_channels > 0) {
+    if (route) {
+        for (int c = 0; c < route->n_out; c++) {
+            if (!route->out[c]) continue;
+            float *o = route->out[c] + (size_t)done * (size_t)route->stride;
+            const float *s = route_source(e, route->src[c]);
+            if (route->stride == 1) {
+                if (s) memcpy(o, s, sizeof(float) * (size_t)n);
+                else memset(o, 0, sizeof(float) * (size_t)n);
+            } else {
+                for (int k = 0; k < n; k++) o[(size_t)k * (size_t)route->stride] = s ? s[k] : 0.0f;
+            }
+        }
+    } else if (out && out_channels > 0) {
         float *o = out + (size_t)done * (size_t)out_channels;
         if (out_channels == 1) {
             for (int k = 0; k < n; k++) o[k] = 0.5f * (L[k] + R[k]);
@@ -666,8 +696,8 @@ static void run_piece(sf_engine *e, const float *in, int in_channels, float *out
     e->now += (uint64_t)n;
 }
 
-int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
-               int nframes) {
+static int process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
+                   const out_route *route, int nframes) {
     if (!e || nframes < 0 || in_channels < 0 || out_channels < 0) return SF_EINVAL;
     if (in_channels > 0 && !in) in_channels = 0;
     fp_mode mode = fp_enter();
@@ -688,13 +718,25 @@ int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int o
                 int to_grid = SF_RAMP_GRID_FRAMES - (int)(e->now % SF_RAMP_GRID_FRAMES);
                 if (m > to_grid) m = to_grid;
             }
-            run_piece(e, in, in_channels, out, out_channels, done, m);
+            run_piece(e, in, in_channels, out, out_channels, route, done, m);
             done += m;
         }
         publish(e);
     }
     fp_leave(mode);
     return SF_OK;
+}
+
+int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
+               int nframes) {
+    return process(e, in, in_channels, out, out_channels, NULL, nframes);
+}
+
+int sf_process_routed(sf_engine *e, const float *in, int in_channels, float *const *out,
+                      const int *out_src, int n_out, int out_stride, int nframes) {
+    if (n_out < 0 || (n_out > 0 && (!out || !out_src)) || out_stride < 1) return SF_EINVAL;
+    out_route route = {out, out_src, n_out, out_stride};
+    return process(e, in, in_channels, NULL, 0, &route, nframes);
 }
 
 int sf_read_meters(sf_engine *e, float *ch_peak, float *ch_rms, sf_master_meters *m) {

@@ -277,6 +277,12 @@ int sf_jack_wait(sf_jack *j, int timeout_ms) {
     return woke;
 }
 
+void sf_jack_wake(sf_jack *j) {
+    if (j) notify(j);
+}
+
+uint32_t sf_jack_xrun_count(sf_jack *j) { return atomic_load_explicit(&j->xruns, memory_order_relaxed); }
+
 int sf_jack_set_hook(sf_jack *j, int slot, sf_jack_hook_fn fn, void *arg) {
     if (!j || slot < 0 || slot >= SF_JACK_HOOKS) return SF_EINVAL;
     if (fn) {

@@ -43,4 +43,12 @@ typedef void (*sf_jack_hook_fn)(void *arg, uint32_t nframes);
  * freed afterwards. Control thread only. */
 int sf_jack_set_hook(sf_jack *j, int slot, sf_jack_hook_fn fn, void *arg);
 
+/* xruns the client has been told of so far (real-time safe: one atomic load). */
+uint32_t sf_jack_xrun_count(sf_jack *j);
+
+/* The callback-duration histogram of sf_stream_ctx (native/stream.c), shared
+ * by the JACK audio hook so CallbackTiming reads every driver alike. */
+uint64_t sf_timing_now_ns(void);
+void sf_timing_record(sf_stream_ctx *ctx, uint64_t ns);
+
 #endif

@@ -325,6 +325,20 @@ void sf_settle(sf_engine *e);
 int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
                int nframes);
 
+/* The block function with routed outputs (the JACK client's ports, a device's
+ * channel map): output c is written at out[c][k * out_stride] for frame k
+ * (out_stride 1: planar buffers; W with out[c] = base + c: a W-wide
+ * interleaved buffer; out[c] NULL: skipped) and carries out_src[c]: the
+ * master side SF_OUT_MASTER_L/R, bus b's side SF_OUT_BUS + 2b (+1 for R),
+ * post bus fader (what the bus meters show), or silence for anything else
+ * (SF_OUT_NONE, a bus the engine does not have). Input as sf_process. */
+#define SF_OUT_NONE -1
+#define SF_OUT_MASTER_L 0
+#define SF_OUT_MASTER_R 1
+#define SF_OUT_BUS 2
+int sf_process_routed(sf_engine *e, const float *in, int in_channels, float *const *out,
+                      const int *out_src, int n_out, int out_stride, int nframes);
+
 /* Meters: any thread. Arrays may be NULL; otherwise they hold
  * sf_engine_channels() floats. */
 int sf_read_meters(sf_engine *e, float *ch_peak, float *ch_rms, sf_master_meters *m);
@@ -373,12 +387,15 @@ typedef struct sf_pa_time_info {
 } sf_pa_time_info;
 
 #define SF_TIMING_BINS 2048 /* 1 us bins; the last bin collects overflow */
+#define SF_MAX_ROUTED 256   /* device output channels a channel map can name */
 
 /* Userdata of the live callback and of the headless clock. */
 typedef struct sf_stream_ctx {
     sf_engine *engine;
     int in_channels;
     int out_channels;
+    int routed;           /* 1: out_src maps each device output (sf_process_routed) */
+    int out_src[SF_MAX_ROUTED];
     int measure;          /* 1: record callback durations in the histogram */
     uint64_t timing_hist[SF_TIMING_BINS]; /* durations, 1 us bins */
     uint64_t timing_count;
@@ -441,6 +458,8 @@ int sf_jack_read_status(sf_jack *j, sf_jack_status *out);
 /* Block until a notification (port, connection, shutdown, xrun) arrives or
  * timeout_ms passes: 1 if one did, 0 on timeout. Not for the process thread. */
 int sf_jack_wait(sf_jack *j, int timeout_ms);
+/* Wake sf_jack_wait as a notification would (control threads: work queued). */
+void sf_jack_wake(sf_jack *j);
 /* Ports of this client. Returns an opaque port, NULL on failure. */
 void *sf_jack_port_register(sf_jack *j, const char *short_name, int type, int flags);
 int sf_jack_port_unregister(sf_jack *j, void *port);
@@ -500,5 +519,23 @@ void sf_jack_midi_wake(sf_jack_midi *m);
  * bytes padded to 8) into out, up to cap bytes; returns the bytes moved. */
 uint32_t sf_jack_midi_read(sf_jack_midi *m, unsigned char *out, uint32_t cap);
 int sf_jack_midi_read_stats(sf_jack_midi *m, sf_jack_midi_stats *out);
+
+/* The engine inside the client's process cycle (native/jack_audio.c): the
+ * audio hook. in_ports[i] (registered input ports) feeds device input
+ * in_cols[i] of the engine (what sf_push_source_input names); out_ports[c]
+ * carries out_src[c] (SF_OUT_*, as sf_process_routed). Every buffer is
+ * allocated here; ctx (kept alive by the caller until detach) gets the
+ * channel counts and, with ctx->measure, the callback durations; the
+ * client's xrun notifications are counted into the engine. Returns NULL on
+ * a bad argument or no memory. Control thread; the engine must have no
+ * other driver while attached. */
+typedef struct sf_jack_audio sf_jack_audio;
+sf_jack_audio *sf_jack_audio_attach(sf_jack *j, sf_stream_ctx *ctx, void *const *in_ports,
+                                    const int *in_cols, int n_in, void *const *out_ports,
+                                    const int *out_src, int n_out);
+/* Remove the hook (after the cycle that may be running) and free. */
+void sf_jack_audio_detach(sf_jack_audio *a);
+/* Cycles not processed because they were longer than SF_MAX_BLOCK frames. */
+uint64_t sf_jack_audio_skipped(const sf_jack_audio *a);
 
 #endif

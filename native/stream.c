@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jack_internal.h"
 #include "sf_internal.h"
 
 /* PortAudio's PaStreamCallbackFlags bits (portaudio.h, v19). */
@@ -21,14 +22,14 @@
 #define PA_OUTPUT_UNDERFLOW 0x4ul
 #define PA_OUTPUT_OVERFLOW 0x8ul
 
-static uint64_t now_ns(void) {
+uint64_t sf_timing_now_ns(void) {
     /* CLOCK_MONOTONIC is served from the vDSO on Linux: no system call. */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void record(sf_stream_ctx *ctx, uint64_t dt) {
+void sf_timing_record(sf_stream_ctx *ctx, uint64_t dt) {
     uint64_t bin = dt / 1000u;
     if (bin >= SF_TIMING_BINS) bin = SF_TIMING_BINS - 1;
     ctx->timing_hist[bin]++;
@@ -37,10 +38,20 @@ static void record(sf_stream_ctx *ctx, uint64_t dt) {
 }
 
 static void run_block(sf_stream_ctx *ctx, const float *in, float *out, int frames) {
-    uint64_t t0 = ctx->measure ? now_ns() : 0;
-    sf_process(ctx->engine, in, in ? ctx->in_channels : 0, out, ctx->out_channels, frames);
+    uint64_t t0 = ctx->measure ? sf_timing_now_ns() : 0;
+    if (ctx->routed && out) {
+        /* A device channel map: output c of the interleaved buffer carries
+         * out_src[c] (master, a bus, or silence). */
+        float *planes[SF_MAX_ROUTED];
+        int n = ctx->out_channels < SF_MAX_ROUTED ? ctx->out_channels : SF_MAX_ROUTED;
+        for (int c = 0; c < n; c++) planes[c] = (float *)out + c;
+        sf_process_routed(ctx->engine, in, in ? ctx->in_channels : 0, planes, ctx->out_src, n,
+                          ctx->out_channels, frames);
+    } else {
+        sf_process(ctx->engine, in, in ? ctx->in_channels : 0, out, ctx->out_channels, frames);
+    }
     ctx->callbacks++;
-    if (ctx->measure) record(ctx, now_ns() - t0);
+    if (ctx->measure) sf_timing_record(ctx, sf_timing_now_ns() - t0);
 }
 
 int sf_pa_callback(const void *input, void *output, unsigned long frames,
@@ -68,11 +79,11 @@ struct sf_clock {
 
 static void *clock_main(void *arg) {
     sf_clock *c = arg;
-    uint64_t next = now_ns();
+    uint64_t next = sf_timing_now_ns();
     while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         run_block(c->ctx, NULL, c->out, c->block);
         next += c->period_ns;
-        uint64_t now = now_ns();
+        uint64_t now = sf_timing_now_ns();
         if (now > next + c->period_ns) {
             /* More than a period behind (machine busy, debugger): count it
              * and start again from now instead of racing to catch up. */

@@ -144,6 +144,11 @@ class JackClient:
         """Block until a notification (ports, connections, xrun, shutdown) or timeout."""
         return bool(lib.sf_jack_wait(self.native, max(0, int(timeout * 1000))))
 
+    def wake(self) -> None:
+        """Make a `wait` in another thread return now (work was queued for it)."""
+        if self._native is not None:
+            lib.sf_jack_wake(self._native)
+
     # ---- ports of this client
     def register_port(self, short_name: str, kind: int, flags: int) -> Any:
         """Register `short_name` (audio or MIDI, IS_INPUT or IS_OUTPUT); returns the port."""
@@ -170,6 +175,13 @@ class JackClient:
         if lib.sf_jack_port_rename(self.native, port, new.encode()) != lib.SF_OK:
             raise JackError(f"JACK refused to rename {self.name}:{old} to {new!r}")
         self._ports[new] = self._ports.pop(old)
+
+    def port(self, short_name: str) -> Any:
+        """The native port of `short_name` (registered by this object), for the hooks."""
+        port = self._ports.get(short_name)
+        if port is None:
+            raise JackError(f"no port {self.name}:{short_name}")
+        return port
 
     def own_ports(self) -> list[str]:
         """Short names of the ports this object registered."""

@@ -1,0 +1,107 @@
+"""The engine as surfaced's own JACK client (issue 9): ports named after the mix,
+the core in the client's process cycle, outputs routed to master and buses.
+
+Against a real JACK server (dummy driver); a second JackClient in the test
+plays the part of the other applications and reads what surfaced's ports carry.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from surfaced._native import ffi, lib
+from surfaced.jackclient import IS_INPUT, IS_OUTPUT, JackClient
+from surfaced.mix.engine import Engine
+from surfaced.mix.jack_audio import JackAudio, plan_ports
+from surfaced.session import ChannelConfig, Session, Source
+
+pytestmark = pytest.mark.jack
+
+
+def _session() -> Session:
+    s = Session(path="<test>", buses=2)
+    s.channels = [ChannelConfig("Kick", Source("input", first_input=0)),
+                  ChannelConfig("Vocal", Source("input", first_input=1, stereo=True)),
+                  ChannelConfig("Pad", Source("generator", "pad")),
+                  ChannelConfig("Kick", Source("input", first_input=3))]
+    return s
+
+
+def test_ports_are_named_after_the_channels() -> None:
+    s = _session()
+    inputs, outputs = plan_ports(s, [c.name for c in s.channels], s.buses)
+    assert [p.name for p in inputs] == ["Kick", "Vocal L", "Vocal R", "Kick (ch 4)"]
+    assert [p.index for p in inputs] == [0, 1, 2, 3]
+    assert [p.key for p in inputs] == ["ch/1", "ch/2/L", "ch/2/R", "ch/4"]
+    assert [p.name for p in outputs] == ["Master L", "Master R", "Bus 1 L", "Bus 1 R",
+                                         "Bus 2 L", "Bus 2 R"]
+
+
+def test_routed_outputs_carry_master_and_buses() -> None:
+    """sf_process_routed: a bus output carries the bus (post fader), not the master."""
+    e = Engine(1, 2, 48000, 256)
+    e.set_source_input(1, 0, False)
+    eng = e.native
+    # ch 1 -> bus 2 only (send 0 dB, pre fader); buses sum into the master, whose
+    # fader is off: the master is silent, the bus outputs are not
+    changes = [(lib.SF_SCOPE_CH, 0, lib.SF_P_FADER, 0, -144.0),
+               (lib.SF_SCOPE_MASTER, 0, lib.SF_P_FADER, 0, -144.0),
+               (lib.SF_SCOPE_CH, 0, lib.SF_P_SEND, 1, 0.0),
+               (lib.SF_SCOPE_CH, 0, lib.SF_P_SEND_PRE, 1, 1.0)]
+    for scope, idx, p, sub, v in changes:
+        assert lib.sf_push_param(eng, scope, idx, p, sub, v) == lib.SF_OK
+    e.settle()
+    n = 128
+    inp = np.full(n, 0.5, dtype=np.float32)
+    bufs = [np.full(n, 9.0, dtype=np.float32) for _ in range(4)]
+    ptrs = ffi.new("float *[]", [ffi.cast("float *", b.ctypes.data) for b in bufs])
+    src = ffi.new("int[]", [lib.SF_OUT_MASTER_L, lib.SF_OUT_BUS + 2, lib.SF_OUT_BUS + 3,
+                            lib.SF_OUT_BUS + 8])
+    for _ in range(20):
+        rc = lib.sf_process_routed(eng, ffi.cast("float *", inp.ctypes.data), 1, ptrs, src, 4, 1, n)
+        assert rc == lib.SF_OK
+    assert np.all(bufs[0] == 0.0)  # master: nothing reaches it
+    assert bufs[1][-1] > 0.1 and bufs[2][-1] > 0.1  # bus 2 L/R carry the channel
+    assert np.all(bufs[3] == 0.0)  # a bus the engine does not have: silence
+
+
+def _wait(cond, timeout=5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_engine_runs_in_the_jack_cycle(jack) -> None:
+    """Input port 'Kick' feeds channel 1; 'Master L' and 'Bus 1 L' carry it out."""
+    s = Session(path="<test>", buses=1)
+    s.channels = [ChannelConfig("Kick", Source("input", first_input=0))]
+    e = Engine(1, 1, jack.rate, 512)
+    e.set_source_input(1, 0, False)
+    lib.sf_push_param(e.native, lib.SF_SCOPE_CH, 0, lib.SF_P_SEND, 0, 0.0)
+    e.settle()
+    inputs, outputs = plan_ports(s, ["Kick"], 1)
+    with JackClient.open("surfaced", jack.name) as client:
+        audio = JackAudio(e, inputs, outputs, measure=True)
+        audio.attach(client)
+        try:
+            names = client.ports("surfaced:.*")
+            assert set(names) == {"surfaced:Kick", "surfaced:Master L", "surfaced:Master R",
+                                  "surfaced:Bus 1 L", "surfaced:Bus 1 R"}
+            assert client.port_flags("surfaced:Kick") & IS_INPUT
+            assert client.port_flags("surfaced:Master L") & IS_OUTPUT
+            assert _wait(lambda: audio.callbacks > 10)
+            assert audio.running
+            t = audio.timing()
+            assert t.count > 0 and t.p50_us > 0
+        finally:
+            audio.detach()
+        assert client.ports("surfaced:.*") == []
+        n = audio.callbacks
+        time.sleep(0.1)
+        assert audio.callbacks == n  # no cycle runs the engine after detach
