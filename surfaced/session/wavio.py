@@ -2,10 +2,18 @@
 
 Reading takes whatever libsndfile reads: WAV (PCM 8-32 bit, float, extensible),
 RF64 and W64 (files over 4 GiB), FLAC, AIFF, OGG and more. Samples are
-decoded block by block straight into one float32 array of the final size,
-so a file source costs its float32 size in memory and no more (no float64
-copy, no whole-file read into bytes). A file at another sample rate than
-asked for is resampled with soxr, also block by block into the final array.
+decoded block by block straight into one float32 array, so a file source
+costs its float32 size in memory and little more (no float64 copy, no
+whole-file read into bytes). A file at another sample rate than asked for is
+resampled with soxr, also block by block into that array.
+
+The frame count a header states is a promise, not a size to allocate: a
+FLAC or OGG stream may say nothing (libsndfile then reports 2^63 - 1
+frames) or anything. The array is made at the stated size only when the
+file's bytes can hold that many frames uncompressed (an honest WAV or AIFF);
+otherwise it starts at one block and doubles as samples arrive. Decoded
+audio beyond MAX_DECODED_BYTES (a compressed file of silence can expand
+thousands of times) is refused.
 
 Every file that cannot be used ends in `WavError`, one line that starts
 with the file name and says what is wrong; a file that cannot be opened at
@@ -34,6 +42,11 @@ StrPath = str | os.PathLike[str]
 Audio = npt.NDArray[np.float32]
 
 BLOCK_FRAMES = 1 << 16  # frames decoded (or resampled) per step
+MAX_DECODED_BYTES = 4 << 30  # float32 samples one file may decode to: over 3 h of stereo at 48 kHz
+# Bytes per sample of the uncompressed subtypes: a header stating more frames
+# than the file's size can hold is not believed (see _Frames).
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4,
+                 "DOUBLE": 8}
 _MAX_WAV = 0xFFFFFFFF  # a RIFF file's sizes are 32-bit: a WAV file stops at 4 GiB
 _SUBTYPES = {(32, False): "FLOAT", (16, True): "PCM_16", (24, True): "PCM_24",
              (32, True): "PCM_32"}
@@ -102,40 +115,84 @@ def _check_finite(block: Audio, first_frame: int, name: str) -> None:
                        f"{first_frame + frame}, channel {channel}")
 
 
+class _Frames:
+    """The decoded float32 frames of one file: made at the size the header states when the
+    file can hold it, else grown by doubling as samples arrive, never past MAX_DECODED_BYTES."""
+
+    def __init__(self, f: sf.SoundFile, frames: int, channels: int, name: str,
+                 want: int | None = None) -> None:
+        """`frames` as the header states; `want` the frames expected out (resampled)."""
+        self.name, self.channels = name, channels
+        self.limit = max(1, MAX_DECODED_BYTES // (4 * channels))
+        per = _SAMPLE_BYTES.get(f.subtype)
+        size = os.stat(f.name).st_size if per is not None else 0
+        honest = per is not None and frames * channels * per <= size
+        want = frames if want is None else want
+        first = want if honest else min(want, BLOCK_FRAMES)
+        self.out = np.zeros((max(1, min(first, self.limit)), channels), dtype=np.float32)
+        self.done = 0
+
+    def room(self, most: int) -> Audio:
+        """A view of the next at most `most` free frames (the array grows when full)."""
+        if self.done == len(self.out):
+            self._grow()
+        return self.out[self.done:self.done + most]
+
+    def put(self, block: Audio) -> None:
+        """Append `block` (resampled frames), growing as needed."""
+        at = 0
+        while at < len(block):
+            view = self.room(len(block) - at)
+            view[:] = block[at:at + len(view)]
+            at += len(view)
+            self.done += len(view)
+
+    def _grow(self) -> None:
+        if len(self.out) >= self.limit:
+            raise WavError(f"{self.name}: decodes to more than {MAX_DECODED_BYTES >> 30} GiB "
+                           "of samples; refused")
+        bigger = np.zeros((min(self.limit, 2 * len(self.out)), self.channels), dtype=np.float32)
+        bigger[:self.done] = self.out[:self.done]
+        self.out = bigger
+
+    def result(self) -> Audio:
+        """The frames decoded (a copy when growing left much unused room)."""
+        if self.done < len(self.out) * 3 // 4:
+            return self.out[:self.done].copy()
+        return self.out[:self.done]
+
+
 def _decode(f: sf.SoundFile, frames: int, channels: int, name: str) -> Audio:
-    """The whole file, decoded into its final float32 array one block at a time."""
-    out = np.zeros((frames, channels), dtype=np.float32)
-    done = 0
-    while done < frames:
-        view = out[done:done + BLOCK_FRAMES]
+    """The whole file, decoded into one float32 array one block at a time."""
+    out = _Frames(f, frames, channels, name)
+    while out.done < frames:  # libsndfile reads no further than the frames it reported
+        view = out.room(min(BLOCK_FRAMES, frames - out.done))
         n = len(f.read(len(view), dtype="float32", always_2d=True, out=view))
         if n == 0:
             break  # the header promised more than the file holds
-        _check_finite(view[:n], done, name)
-        done += n
-    return out[:done]
+        _check_finite(view[:n], out.done, name)
+        out.done += n
+    return out.result()
 
 
 def _resample(f: sf.SoundFile, frames: int, channels: int, file_rate: int, out_rate: int,
               name: str) -> Audio:
     """The whole file at `out_rate`: decoded and resampled a block at a time."""
     total = math.ceil(frames * out_rate / file_rate)
-    out = np.zeros((total, channels), dtype=np.float32)
+    out = _Frames(f, frames, channels, name, total)
     stream = soxr.ResampleStream(file_rate, out_rate, channels, dtype="float32", quality="HQ")
     block = np.empty((BLOCK_FRAMES, channels), dtype=np.float32)
-    done = read = 0
+    read = 0
     while True:
         n = len(f.read(BLOCK_FRAMES, dtype="float32", always_2d=True, out=block))
         _check_finite(block[:n], read, name)
         read += n
         last = n == 0 or read >= frames
         got = stream.resample_chunk(block[:n], last=last)
-        take = min(len(got), total - done)
-        out[done:done + take] = got[:take]
-        done += take
+        out.put(got[:max(0, total - out.done)])
         if last:
             break
-    return out[:done]
+    return out.result()
 
 
 # --------------------------------------------------------------------------- writing

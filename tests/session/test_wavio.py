@@ -427,3 +427,29 @@ def test_writer_rejects_bad_formats(tmp_path: Path, kwargs: dict[str, int], mess
     with pytest.raises(ValueError, match=message):
         WavWriter(tmp_path / "x.wav", **args)  # type: ignore[arg-type]
     assert not (tmp_path / "x.wav").exists()  # nothing half-made left behind
+
+
+def test_a_flac_stream_of_unknown_length_is_one_wav_error(tmp_path: Path) -> None:
+    """A streamed FLAC says 0 total samples (libsndfile: 2^63 - 1 frames). The header is a
+    promise, not a size to allocate: no numpy error for an impossible array, no memory
+    taken for it; libsndfile cannot read such a file past its first block, which is one
+    WavError naming the file (found by the fuzzer, tests/fuzz/regressions/audio)."""
+    tone = (np.sin(np.arange(100_000) / 7.0) * 0.5).astype(np.float32)
+    path = tmp_path / "streamed.flac"
+    sf.write(path, np.stack([tone, -tone], axis=1), 48000, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    # STREAMINFO follows "fLaC" and a 4-byte block header; its total-samples field is
+    # the low 4 bits of byte 13 and bytes 14..17 (FLAC format, "METADATA_BLOCK_STREAMINFO").
+    raw[8 + 13] &= 0xF0
+    raw[8 + 14:8 + 18] = b"\0\0\0\0"
+    path.write_bytes(bytes(raw))
+    assert sf.info(str(path)).frames > 10**18  # what libsndfile reports for "unknown"
+    for rate in (None, 44100):
+        tracemalloc.start()
+        try:
+            with pytest.raises(WavError, match="streamed.flac: "):
+                read_wav(path, rate=rate)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 16 << 20
