@@ -48,6 +48,11 @@ def test_match_patterns_suit_the_midi_transport() -> None:
     assert xt.match.input is not None and port_matcher(xt.match.input)("MCU XT USB")  # type: ignore[union-attr]
     nano = load_mapping(MAPPINGS / "korg-nanokontrol2.yaml")
     assert port_matcher(nano.match.input)("nanoKONTROL2 _ CTRL")  # type: ignore[arg-type, union-attr]
+    # "Launch Control XL n", n the device ID, left out for ID 1 (Novation's guide)
+    lcxl = load_mapping(MAPPINGS / "novation-launch-control-xl.yaml")
+    assert isinstance(lcxl.match, MidiMatch) and lcxl.match.input is not None
+    assert all(map(port_matcher(lcxl.match.input), ("Launch Control XL", "Launch Control XL 2",
+                                                     "Launch Control XL 16 MIDI 1")))
 
 
 def test_check_raises_on_a_broken_mapping(tmp_path: Path) -> None:
