@@ -33,6 +33,10 @@ _TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# auto: surfaced's own JACK client when a JACK server answers at start, PortAudio
+# otherwise; jack: always the JACK client (headless clock until a server appears);
+# portaudio: never the JACK client (PortAudio's own JACK host API still works).
+AUDIO_BACKENDS = ("auto", "jack", "portaudio")
 
 
 class ConfigError(ValueError):
@@ -73,6 +77,9 @@ class Config:
     audio_device: str | int | None = None
     block: int = 256
     headless: bool = False
+    audio_backend: str = "auto"  # auto | jack | portaudio (see AUDIO_BACKENDS)
+    jack_client: str = "surfaced"  # the JACK client's name (audio and JACK MIDI ports)
+    jack_server: str | None = None  # None: $JACK_DEFAULT_SERVER, else the default server
     midi_api: str | None = None
     midi_poll_ms: float = 0.25  # JACK input polling period (see transports/midi.py)
     osc: list[OscListenerConfig] = field(default_factory=lambda: [
@@ -157,7 +164,8 @@ def load_config(path: str | Path | None = None) -> Config:
     if data.get("session") is not None:
         s = Path(os.path.expanduser(str(data["session"])))
         cfg.session = str(s if s.is_absolute() else p.parent / s)
-    audio = _section(name, data, "audio", ("device", "block", "headless"))
+    audio = _section(name, data, "audio", ("device", "block", "headless", "backend",
+                                            "jack_client", "jack_server"))
     cfg.audio_device = audio.get("device")
     if cfg.audio_device is not None and not isinstance(cfg.audio_device, str | int):
         raise _fail(name, audio, "device", "audio.device", "expected a device name or index")
@@ -166,6 +174,21 @@ def load_config(path: str | Path | None = None) -> Config:
         raise _fail(name, audio, "block", "audio.block", "expected frames 16..4096")
     cfg.block = block
     cfg.headless = _bool(name, audio, "headless", "audio.headless")
+    backend = audio.get("backend", "auto")
+    if backend not in AUDIO_BACKENDS:
+        raise _fail(name, audio, "backend", "audio.backend",
+                    f"expected one of {', '.join(AUDIO_BACKENDS)}, got {backend!r}")
+    cfg.audio_backend = backend
+    client = audio.get("jack_client", cfg.jack_client)
+    if not isinstance(client, str) or not 1 <= len(client.encode()) <= 63 or ":" in client:
+        raise _fail(name, audio, "jack_client", "audio.jack_client",
+                    "expected a JACK client name: 1..63 bytes, no ':'")
+    cfg.jack_client = client
+    server = audio.get("jack_server")
+    if server is not None and (not isinstance(server, str) or not server):
+        raise _fail(name, audio, "jack_server", "audio.jack_server",
+                    "expected a JACK server name (or leave it out)")
+    cfg.jack_server = server
     midi = _section(name, data, "midi", ("api", "poll_ms"))
     api = midi.get("api")
     if api is not None and (not isinstance(api, str) or api.lower() not in MIDI_APIS):

@@ -92,6 +92,7 @@ class Daemon:
         self.driver: LiveStream | HeadlessClock | None = None
         self.where = ""
         self.audio_watch: AudioSupervisor | None = None
+        self.jack: Any = None  # surfaced.mix.jack_backend.JackBackend when the audio is on JACK
         self.osc: list[OscListener] = []
         self.osc_waiting: list[OscListener] = []  # address taken; retrying (start_osc)
         self.native: NativeOsc | None = None
@@ -120,10 +121,13 @@ class Daemon:
     def start_audio(self) -> None:
         """Open the audio device, or the headless clock when there is none."""
         cfg = self.config
+        if not cfg.headless and cfg.audio_backend != "portaudio" and self._start_jack():
+            return
         inputs = self.session.inputs_needed()
         if not cfg.headless and default_output_available():
             try:
-                live = open_live(self.engine, cfg.audio_device, cfg.block, inputs, self.on_status)
+                live = open_live(self.engine, cfg.audio_device, cfg.block, inputs, self.on_status,
+                                 self.session.outputs)
             except Exception as exc:  # PortAudio refuses: fall back, and say why
                 self.on_status(f"audio device unavailable ({exc}); using the headless clock "
                                "(will move to the device when it opens)")
@@ -141,11 +145,30 @@ class Daemon:
                                "clock")
         self.driver.start()
 
+    def _start_jack(self) -> bool:
+        """The engine on surfaced's own JACK client (surfaced.mix.jack_backend): True when
+        it runs there, or (backend jack) waits on the headless clock for a server."""
+        from surfaced.mix.jack_backend import JackBackend
+
+        cfg = self.config
+
+        def switched(driver: Any, where: str) -> None:
+            self.driver, self.where = driver, where
+
+        jack = JackBackend(self.session, self.mixer, name=cfg.jack_client,
+                           server=cfg.jack_server, block=cfg.block, say=self._say_from_thread,
+                           on_switch=switched)
+        if not jack.start(require=cfg.audio_backend == "jack"):
+            return False
+        self.jack = jack
+        return True
+
     def start_audio_watch(self) -> None:
         """Watch the audio device from a small thread (surfaced.mix.audio_supervisor):
         fall back to the headless clock when it goes away, move back when it
         returns. Not with `headless: true`: that daemon never takes a device."""
-        if self.config.headless or self.driver is None or self.audio_watch is not None:
+        if self.config.headless or self.driver is None or self.audio_watch is not None \
+                or self.jack is not None:  # JACK: the JackSession's thread watches
             return
 
         def switched(driver: LiveStream | HeadlessClock, where: str) -> None:
@@ -155,7 +178,7 @@ class Daemon:
         self.audio_watch = AudioSupervisor(
             self.engine, self.driver, block=cfg.block,
             open_stream=lambda: open_live(self.engine, cfg.audio_device, cfg.block, inputs,
-                                          self._say_from_thread),
+                                          self._say_from_thread, self.session.outputs),
             say=self._say_from_thread, on_switch=switched)
         self.audio_watch.start()
 
@@ -663,6 +686,9 @@ class Daemon:
         if self.audio_watch is not None:
             self.audio_watch.close()  # no driver switch from here on
             self.audio_watch = None
+        if self.jack is not None:  # leaves JACK; the clock it ran on, if any, stops
+            self.jack.close()
+            self.jack = None
         if self.driver is not None:
             self.driver.stop()
         # Last: save the session file if the mix changed, then remove the running marker.

@@ -54,6 +54,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.block is not None:
             config.block = args.block
         config.headless = config.headless or args.headless
+        if args.backend is not None:
+            config.audio_backend = args.backend
+        if args.jack_client is not None:
+            config.jack_client = args.jack_client
         if args.no_osc:
             config.osc = []
         return config
@@ -257,6 +261,13 @@ def _logging(args: argparse.Namespace, default: str = "warning") -> None:
                                   getattr(args, "less", 0) or 0))
 
 
+def _jack_client(text: str) -> str:
+    """--jack-client: a JACK client name."""
+    if not 1 <= len(text.encode()) <= 63 or ":" in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: a JACK client name is 1..63 bytes, no ':'")
+    return text
+
+
 def _block(text: str) -> int:
     """--block: frames per block, 16..4096."""
     try:
@@ -303,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="configuration file (default: ~/.config/surfaced/config.yaml)")
     r.add_argument("--device", default=None, help="audio output device (name or index)")
     r.add_argument("--block", type=_block, default=None, help="frames per block (default 256)")
+    r.add_argument("--backend", choices=("auto", "jack", "portaudio"), default=None,
+                   help="audio backend: surfaced's own JACK client, PortAudio, or auto (JACK "
+                        "when a server runs at start; the default)")
+    r.add_argument("--jack-client", type=_jack_client, default=None, metavar="NAME",
+                   help="the JACK client's name (default: surfaced)")
     r.add_argument("--no-osc", action="store_true", help="do not open the OSC listeners")
     r.add_argument("--headless", action="store_true", help="no audio device: real-time clock only")
     r.add_argument("--seconds", type=_seconds, default=0.0, help="stop after this many seconds")

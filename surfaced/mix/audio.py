@@ -92,10 +92,20 @@ class LiveStream(_Driver):
         out_channels: int = 2,
         measure: bool = False,
         latency: str | float = "low",
+        out_map: list[int] | None = None,
     ) -> None:
         import sounddevice as sd
 
+        if out_map is not None:
+            # A channel map (output_map): device output c carries out_map[c].
+            if not 0 < len(out_map) <= lib.SF_MAX_ROUTED:
+                raise ValueError(f"a channel map names 1..{lib.SF_MAX_ROUTED} device outputs")
+            out_channels = len(out_map)
         super().__init__(engine, in_channels, out_channels, measure)
+        if out_map is not None:
+            self._ctx.routed = 1
+            for c, src in enumerate(out_map):
+                self._ctx.out_src[c] = src
         if block > engine.max_block * 8:
             raise ValueError(f"block {block} is too large for this engine")
         kind = "duplex" if in_channels > 0 else "output"
@@ -232,6 +242,31 @@ class HeadlessClock(_Driver):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def output_map(outputs: dict[str, tuple[int, int]], buses: int) -> list[int] | None:
+    """A session's `outputs:` (strip -> 0-based device outputs) as the channel map of
+    LiveStream: one SF_OUT_* source per device output, silence where nothing goes.
+    The master stays on outputs 1/2 unless the session puts it (or a bus) elsewhere
+    there. None when the session names no outputs (the plain stereo stream)."""
+    if not outputs:
+        return None
+    places = dict(outputs)
+    taken = {c for pair in places.values() for c in pair}
+    if "master" not in places and not taken & {0, 1}:
+        places["master"] = (0, 1)
+    width = max(2, 1 + max(c for pair in places.values() for c in pair))
+    out = [lib.SF_OUT_NONE] * width
+    for strip, (left, right) in places.items():
+        if strip == "master":
+            base = lib.SF_OUT_MASTER_L
+        else:
+            b = int(strip.split("/")[1]) - 1
+            if b >= buses:
+                continue
+            base = lib.SF_OUT_BUS + 2 * b
+        out[left], out[right] = base, base + 1
+    return out
 
 
 def default_output_available() -> bool:

@@ -30,6 +30,7 @@ from surfaced.mix.audio import (
     LiveStream,
     acquire_portaudio,
     default_output_available,
+    output_map,
     release_portaudio,
 )
 from surfaced.mix.engine import Engine
@@ -44,19 +45,35 @@ Driver = LiveStream | HeadlessClock
 
 
 def open_live(engine: Engine, device: int | str | None, block: int, inputs: int,
-              say: Callable[[str], None]) -> LiveStream:
+              say: Callable[[str], None],
+              outputs: dict[str, tuple[int, int]] | None = None) -> LiveStream:
     """Open (not start) the session's live stream: duplex when the session feeds
-    channels from device inputs and the device has them, else output only.
+    channels from device inputs and the device has them, else output only; with
+    the session's `outputs:` channel map (master and buses on chosen device
+    outputs) when the device has that many outputs, else the master on 1/2.
 
     Raises whatever PortAudio raises when the device refuses the output stream.
     """
+    out_map = output_map(outputs or {}, engine.buses)
+    if out_map is not None:
+        try:
+            return _open(engine, device, block, inputs, say, out_map)
+        except Exception as exc:  # fewer outputs than the map names
+            say(f"the session's outputs need {len(out_map)} device output(s), which the "
+                f"audio device cannot give ({exc}); playing the master on outputs 1/2")
+    return _open(engine, device, block, inputs, say, None)
+
+
+def _open(engine: Engine, device: int | str | None, block: int, inputs: int,
+          say: Callable[[str], None], out_map: list[int] | None) -> LiveStream:
     if inputs:
         try:
-            return LiveStream(engine, device=device, block=block, in_channels=inputs)
+            return LiveStream(engine, device=device, block=block, in_channels=inputs,
+                              out_map=out_map)
         except Exception as exc:  # too few inputs, or no input at all
             say(f"the session's channels need {inputs} device input(s), which the audio "
                 f"device cannot give ({exc}); they play silence")
-    return LiveStream(engine, device=device, block=block)
+    return LiveStream(engine, device=device, block=block, out_map=out_map)
 
 
 def playing_through(stream: LiveStream, rate: int) -> str:

@@ -57,9 +57,14 @@ class JackSession:
     # ------------------------------------------------------------ observers
     def on_client(self, fn: ClientObserver) -> None:
         """Call `fn(client)` after each (re)open and `fn(None)` when the client is
-        lost (before it is closed). Runs on the session's thread; register
-        before start()."""
+        lost (before it is closed), always on the session's thread. Registered
+        while a client is open, `fn` gets it soon (as a `call`)."""
         self._client_observers.append(fn)
+        if self.client is not None:
+            if self._thread is None:
+                fn(self.client)  # no thread yet: this is the only thread using it
+            else:
+                self.call(fn)
 
     def on_graph(self, fn: GraphObserver) -> None:
         """Call `fn(client)` whenever ports or connections changed in the graph."""

@@ -139,7 +139,7 @@ class Document:
         self.mixer, self.scenes, self.changelog = mixer, scenes, changelog
         self._state = MixState(mixer)
         self._encoder = Encoder(self._state.paths, mixer.channels, mixer.buses)
-        clean = (mixer.seq, scenes.revision)
+        clean = (mixer.seq, self._revision())
         self._saved_auto = clean
         # A recovered mix is not in the session file yet: the next save must write it.
         self._saved_file = None if self.recovered is not None else clean
@@ -186,10 +186,16 @@ class Document:
         """True when the mix changed since the last autosave."""
         return self._current() != self._saved_auto
 
+    def _revision(self) -> int:
+        """What changes besides the mix's values: the scene book's revision plus the
+        session's JACK connections revision (changed by hand while running)."""
+        assert self.scenes is not None
+        return self.scenes.revision + self.session.connections_revision
+
     def _current(self) -> tuple[int, int] | None:
         if self.mixer is None or self.scenes is None:
             return None
-        return (self.mixer.seq, self.scenes.revision)
+        return (self.mixer.seq, self._revision())
 
     def tick(self, now: float) -> None:
         """From the daemon's loop: hand a snapshot to the worker when an autosave is due.
@@ -219,7 +225,7 @@ class Document:
     def snapshot(self) -> Snapshot:
         """The mix document now: values, names, scenes, safes (cheap: see MixState)."""
         assert self._state is not None and self.scenes is not None
-        revision = self.scenes.revision  # read first: a change in between saves again later
+        revision = self._revision()  # read first: a change in between saves again later
         return self._state.snapshot(revision, self.scenes.scenes(), self.scenes.safes)
 
     def _autosave(self, snap: Snapshot) -> None:

@@ -40,7 +40,7 @@ from surfaced.mix import params
 from surfaced.mix.engine import Engine
 from surfaced.mix.mixer import Mixer, Value
 from surfaced.mix.scenes import MAX_FADE_S, Safes, Scene, check_kinds, check_strips
-from surfaced.session import generators
+from surfaced.session import generators, routing
 from surfaced.session.wavio import WavError, read_wav
 from surfaced.yamlmarks import YamlError, line_of, load_file
 
@@ -50,7 +50,7 @@ DEFAULT_DURATION = 16.0
 FORMAT_VERSION = 2  # 1: no version key (no scenes or safes yet); 2: version, scenes, safes
 BUILTIN_PATH = "<built-in session>"
 _TOP_KEYS = ("version", "rate", "buses", "duration", "channels", "params", "safes", "scenes",
-             "reference")
+             "reference", "connections", "outputs")
 _SCENE_KEYS = ("name", "fade", "scope", "values")
 _SAFES_KEYS = ("kinds", "channels")
 
@@ -92,6 +92,12 @@ class Session:
     scenes: list[Scene] = field(default_factory=list)
     safes: Safes = field(default_factory=Safes)
     reference: Source | None = None  # the reference track (surfaced.assist.reference)
+    # JACK connections by port key (ch/1, ch/2/L, master/R, ...; surfaced.session.routing):
+    # replaced whole, never edited in place, when the user connects by hand (read from
+    # any thread); the revision counts those replacements, so the document saves them.
+    connections: dict[str, list[str]] = field(default_factory=dict)
+    connections_revision: int = 0
+    outputs: dict[str, tuple[int, int]] = field(default_factory=dict)  # PortAudio channel map
 
     @property
     def has_file(self) -> bool:
@@ -267,6 +273,11 @@ def parse_session(data: Any, path: str) -> Session:
     s.scenes = _parse_scenes(path, data, n, s.buses)
     if data.get("reference") is not None:
         s.reference = _parse_reference(path, data)
+    try:
+        s.connections = routing.parse_connections(path, data, s)
+        s.outputs = routing.parse_outputs(path, data, s.buses)
+    except routing.RoutingError as exc:
+        raise SessionError(str(exc)) from None
     return s
 
 

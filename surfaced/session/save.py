@@ -43,6 +43,7 @@ from surfaced.mix import params
 from surfaced.mix.mixer import Value
 from surfaced.mix.scenes import KINDS, Safes, Scene
 from surfaced.session.read import FORMAT_VERSION, Session, SessionError
+from surfaced.session.routing import connections_tree
 
 NEG_INF = float("-inf")
 _SCENES_TOKEN = "surfaced-scenes-placeholder-7c1e"
@@ -252,6 +253,40 @@ def _update_safes(doc: CommentedMap, safes: Safes) -> None:
         raw[key] = seq
 
 
+def _update_connections(doc: CommentedMap, session: Session) -> None:
+    """Write session.connections (JACK; surfaced.session.routing) when they differ from
+    what the file says; a file that says the same keeps its own text."""
+    tree = connections_tree(session)
+    raw = doc.get("connections")
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): normal(v) for k, v in value.items()}
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+    if isinstance(raw, dict) and normal(raw) == tree:
+        return
+    if not tree:
+        if "connections" in doc:
+            del doc["connections"]
+        return
+    out = CommentedMap()
+    for strip, value in tree.items():
+        if isinstance(value, dict):
+            sides = CommentedMap()
+            sides.fa.set_flow_style()
+            for side, pats in value.items():
+                seq = CommentedSeq([_yaml_string(p) for p in pats])
+                seq.fa.set_flow_style()
+                sides[side] = seq
+            out[strip] = sides
+        else:
+            seq = CommentedSeq([_yaml_string(p) for p in value])
+            seq.fa.set_flow_style()
+            out[strip] = seq
+    doc["connections"] = out
+
+
 def _strip_order(strip: str) -> tuple[int, int]:
     kind, _, n = strip.partition("/")
     return ({"ch": 0, "bus": 1}.get(kind, 2), int(n) if n.isdigit() else 0)
@@ -362,6 +397,7 @@ def render_session(text: str | None, session: Session, values: Mapping[str, Valu
             doc.insert(0, "version", FORMAT_VERSION)
     _update_values(doc, len(session.channels), session.buses, values)
     _update_safes(doc, safes)
+    _update_connections(doc, session)
     if relocate is not None:
         _relocate_sources(doc, *relocate)
     if scenes:

@@ -39,7 +39,8 @@ def test_the_daemon_stages_a_live_input_from_its_audio_callbacks(jack: object) -
                   ChannelConfig("Pad", Source("generator", "pad"))]
     s.params["ch/2/fader"] = -144.0  # the pad out of the master: it hears the mic alone
     said: list[str] = []
-    d = Daemon(Config(block=64, enable=[], osc=[OscListenerConfig("udp", "127.0.0.1", 0)]), s,
+    d = Daemon(Config(block=64, enable=[], osc=[OscListenerConfig("udp", "127.0.0.1", 0)],
+                      audio_backend="portaudio"), s,
                on_status=said.append)
 
     async def scenario() -> None:

@@ -128,7 +128,10 @@ def session() -> Session:
 
 @asynccontextmanager
 async def running_daemon(notes: list[str], headless: bool = False) -> AsyncIterator[Daemon]:
+    # PortAudio on JACK (the fallback this file tests); surfaced's own client is
+    # tests/mix/test_jack_daemon.py's
     cfg = Config(headless=headless, block=64, enable=[], x32=None, mdns=False,
+                 audio_backend="portaudio",
                  osc=[OscListenerConfig("udp", "127.0.0.1", 0)])
     d = Daemon(cfg, session(), on_status=notes.append)
     stop = asyncio.Event()

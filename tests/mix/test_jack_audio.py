@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 import pytest
-
 from surfaced._native import ffi, lib
+
 from surfaced.jackclient import IS_INPUT, IS_OUTPUT, JackClient
 from surfaced.mix.engine import Engine
 from surfaced.mix.jack_audio import JackAudio, plan_ports
