@@ -101,7 +101,10 @@ def port_label(name: str) -> str:
 class JackMidiHub:
     """Every JACK MIDI transport of a daemon on one client: slots, reader, watcher."""
 
-    def __init__(self, *, in_ring: int = IN_RING_BYTES, out_ring: int = OUT_RING_BYTES) -> None:
+    def __init__(self, *, in_ring: int = IN_RING_BYTES, out_ring: int = OUT_RING_BYTES,
+                 watch: bool = True) -> None:
+        """`watch`: run a port watcher of our own; False when `follow` gives the
+        JACK session's thread that job (`on_graph`)."""
         native = lib.sf_jack_midi_new(in_ring, out_ring)
         if native == ffi.NULL:
             raise MemoryError("cannot allocate the JACK MIDI rings")
@@ -123,6 +126,7 @@ class JackMidiHub:
         self._reader = threading.Thread(target=self._read_loop, name="jack-midi reader",
                                         daemon=True)
         self._reader.start()
+        self._watch = watch
         self._watcher: threading.Thread | None = None
 
     # -- the client ----------------------------------------------------------
@@ -153,11 +157,24 @@ class JackMidiHub:
             if lib.sf_jack_midi_attach(self._native, client.native) != lib.SF_OK:
                 self._client = None
                 raise JackError(f"cannot install the MIDI hook on JACK client {client.name!r}")
-            self._stop.clear()
-            self._watcher = threading.Thread(target=self._watch_loop, args=(client,),
-                                             name="jack-midi ports", daemon=True)
-            self._watcher.start()
+            if self._watch:
+                self._stop.clear()
+                self._watcher = threading.Thread(target=self._watch_loop, args=(client,),
+                                                 name="jack-midi ports", daemon=True)
+                self._watcher.start()
         self.rebind()
+
+    def follow(self, session: Any) -> None:
+        """Take the client from a JACK session (surfaced.mix.jack_session.JackSession):
+        its observers hand over each (re)opened client, take it back before it
+        closes, and re-check the ports whenever the graph changed (on its thread,
+        which sleeps until JACK reports something: no watcher of our own). A
+        session that already has a client hands it over on its thread soon."""
+        self._watch = False
+        session.on_client(self.set_client)
+        session.on_graph(lambda _client: self.rebind())
+        if session.client is not None:  # already running (the audio's client): join it there
+            session.call(self.set_client)
 
     def _stop_watcher(self) -> None:
         self._stop.set()
