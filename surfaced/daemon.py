@@ -1,10 +1,15 @@
 """The daemon: one mix, its audio driver, and every surface bound to it.
 
 One asyncio loop owns the control side. Transports deliver Events into it
-(MIDI from rtmidi's thread through call_soon_threadsafe, OSC natively); a
-ticker flushes each surface's coalesced feedback every few milliseconds; a
-watcher reloads a mapping file when it changes on disk, without touching the
-audio (the engine and its driver keep running throughout).
+(MIDI from rtmidi's thread through call_soon_threadsafe, OSC natively). The
+loop has no fixed ticker: whatever has work for it (a mix change a surface
+must show, an input, a command) calls `wake`, and each part says when it next
+needs a tick on its own (`due`: feedback held back by a rate, meters and
+keep-alives of a bound surface, autosave, loudness sampling), so an idle
+daemon sleeps. Ticks stay at least TICK_S apart, which coalesces bursts as
+the old 5 ms ticker did. A watcher reloads a mapping file when it changes on
+disk, without touching the audio (the engine and its driver keep running
+throughout).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +46,7 @@ from surfaced.transports.osc import OscListener
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.005
+TICK_S = 0.005  # the shortest gap between two ticks: bursts of changes coalesce within it
 RELOAD_CHECK_S = 0.5
 RETRY_S = 5.0  # a transport that could not open (device busy, backend down) is retried
 
@@ -116,6 +123,11 @@ class Daemon:
         self._mapping_check = asyncio.Lock()
         self._midi_down_until = 0.0
         self._midi_backoff = 0.0  # seconds between attempts while the MIDI backend is down
+        self._woken: asyncio.Event | None = None  # set (on the loop) by `wake`
+        self._wake_sent = False  # a wake is on its way to the loop: no need for another
+        self.ticks = 0  # loop iterations that ticked (the idle benchmark counts them)
+        self.mixer.subscribe(lambda _change: self.wake())  # autosave, change log
+        self.mixer.commands.after_run = self.wake
 
     # ---------------------------------------------------------------- audio
     def start_audio(self) -> None:
@@ -204,7 +216,8 @@ class Daemon:
     # ------------------------------------------------------------------ OSC
     async def start_osc(self) -> None:
         """Open the OSC listeners with the native namespace behind them."""
-        self.native = NativeOsc(self.mixer, self._osc_reply, rate=self.config.feedback_rate)
+        self.native = NativeOsc(self.mixer, self._osc_reply, rate=self.config.feedback_rate,
+                                wake=self.wake)
         for cfg in self.config.osc:
             # A port still held by an instance on its way out frees up soon:
             # the listener keeps trying and joins self.osc once bound.
@@ -239,7 +252,7 @@ class Daemon:
             listener = OscListener(OscListenerConfig("udp", x32cfg.host, x32cfg.port),
                                    lambda event: self.x32.handle(event))
             self.x32 = X32Osc(self.mixer, listener.reply, name=name,
-                              rate=self.config.feedback_rate)
+                              rate=self.config.feedback_rate, wake=self.wake)
             # Like the native listeners: a port still held by an exiting
             # instance is retried in the background (_osc_bound when bound).
             self.x32_listener = listener
@@ -425,7 +438,8 @@ class Daemon:
         from surfaced.surfaces.surface import Surface
 
         old = b.surface
-        b.surface = Surface(mapping, self.mixer, b.transport.send, f"surface:{mapping.id}")
+        b.surface = Surface(mapping, self.mixer, b.transport.send, f"surface:{mapping.id}",
+                            wake=self.wake)
         b.bases = _stamp(mapping.sources[1:])
         old.close()
         self.reloads += 1
@@ -460,6 +474,7 @@ class Daemon:
 
         def reconnected() -> None:
             binding.surface.connected()
+            self.wake()  # its meters and keep-alives are due from now on
 
         match = mapping.match
         transport: Any
@@ -484,7 +499,7 @@ class Daemon:
         else:  # pragma: no cover - the schema admits no other kind
             return
         binding.transport = transport
-        binding.surface = Surface(mapping, self.mixer, transport.send, sid)
+        binding.surface = Surface(mapping, self.mixer, transport.send, sid, wake=self.wake)
         try:
             transport.start()
         except Exception as exc:  # a device that cannot be opened must not stop the daemon
@@ -581,23 +596,76 @@ class Daemon:
             self.start_link()
             await self.start_web()
             await self.start_surfaces()
-            deadline = time.monotonic() + seconds if seconds else None
-            next_reload = time.monotonic() + RELOAD_CHECK_S
-            checking: asyncio.Task[None] | None = None
+            await self._loop_until(stop, time.monotonic() + seconds if seconds else math.inf)
+        finally:
+            await self.shutdown()
+
+    async def _loop_until(self, stop: asyncio.Event, deadline: float) -> None:
+        """Tick when woken or when a part is due, at most every TICK_S, until stopped."""
+        woken = self._woken = asyncio.Event()
+        stopping = asyncio.ensure_future(stop.wait())
+        waking = asyncio.ensure_future(woken.wait())
+        next_reload = time.monotonic() + RELOAD_CHECK_S
+        checking: asyncio.Task[None] | None = None
+        try:
             while not stop.is_set():
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                if now >= deadline:
                     break
+                self._wake_sent = False  # before ticking: a wake from here on ticks again
+                self.ticks += 1
                 self._tick(now)
                 self._guarded("autosave", self.document.tick, now)
                 if now >= next_reload and (checking is None or checking.done()):
                     next_reload = now + RELOAD_CHECK_S
                     checking = asyncio.create_task(self._guarded_async(
                         "checking mappings", self.check_reload()))
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), TICK_S)
+                due = min(self._due(now), next_reload, deadline)
+                # Not sooner than TICK_S after this tick, so a burst coalesces.
+                sleep = max(due, now + TICK_S) - time.monotonic()
+                if sleep > 0 and not waking.done():
+                    await asyncio.wait((stopping, waking), timeout=sleep,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                if waking.done():
+                    gap = now + TICK_S - time.monotonic()
+                    if gap > 0 and not stop.is_set():
+                        await asyncio.sleep(gap)
+                    woken.clear()
+                    waking = asyncio.ensure_future(woken.wait())
         finally:
-            await self.shutdown()
+            stopping.cancel()
+            waking.cancel()
+            self._woken = None
+
+    def wake(self) -> None:
+        """Any thread: tick soon (something has work for the loop). Cheap when repeated."""
+        loop, woken = self.loop, self._woken
+        if self._wake_sent or loop is None or woken is None:
+            return
+        self._wake_sent = True
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(woken.set)
+
+    def _due(self, now: float) -> float:
+        """The earliest time a part needs a tick with no wake before it (inf: none)."""
+        parts: list[tuple[str, Callable[[], float]]] = [
+            ("A/B loudness", self.ab.due), ("reference loudness", self.reference.due),
+            ("assistant", lambda: self.assistant.due(now, TICK_S)),
+            ("autosave", lambda: self.document.due(now))]
+        parts += [(f"{b.path.stem} feedback", partial(b.surface.due, now, TICK_S))
+                  for b in self.bindings if b.surface is not None]
+        if self.native is not None:
+            parts.append(("OSC feedback", partial(self.native.due, now)))
+        if self.x32 is not None:
+            parts.append(("X32 feedback", partial(self.x32.due, now)))
+        due = math.inf
+        for what, fn in parts:
+            try:
+                due = min(due, fn())
+            except Exception as exc:  # a broken part ticks at the old rate, said once
+                self._guarded(what, _raise, exc)
+                due = now + TICK_S
+        return due
 
     def _cmd_log(self, args: tuple[object, ...], source: str) -> tuple[str, ...]:
         """The newest N change-log lines (default 20, at most 500), oldest first."""

@@ -177,6 +177,10 @@ class Assistant:
         self.last_stage = (self._apply("stage", values), len(values), lowered)
         return self.last_stage
 
+    def due(self, now: float, step: float) -> float:
+        """When `tick` next has work: every `step` while measuring, else never."""
+        return math.inf if self.measuring is None else now + step
+
     def tick(self, now: float) -> None:
         """Follow a live measurement; apply the staging when it is complete (control loop)."""
         m = self.measuring

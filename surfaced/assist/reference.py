@@ -104,6 +104,10 @@ class Reference:
         with self._lock:
             return gated_loudness(list(self._mix)), gated_loudness(list(self._ref))
 
+    def due(self) -> float:
+        """When `tick` next samples: inf with no reference loaded."""
+        return math.inf if self.source == "none" else self._next_sample
+
     def tick(self, now: float) -> None:
         """Sample both loudnesses ten times a second and follow the match (control loop)."""
         if self.source == "none" or now < self._next_sample:

@@ -109,6 +109,10 @@ class ABCompare:
         with self._lock:
             return gated_loudness(list(self._readings[slot]))
 
+    def due(self) -> float:
+        """When `tick` next samples (the control loop sleeps until then, or a wake)."""
+        return self._next_sample
+
     def tick(self, now: float) -> None:
         """Sample the heard slot's loudness (call from the control loop; cheap)."""
         if now < self._next_sample:

@@ -73,6 +73,9 @@ class Commands:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        # Called after every run (any thread): the daemon's loop wakes, since a
+        # command may leave work for it (a measurement to follow, a scene to save).
+        self.after_run: Callable[[], None] = lambda: None
 
     def register(self, name: str, handler: Handler) -> None:
         """Make `name` (one of KNOWN) run `handler(args, source)`."""
@@ -103,7 +106,10 @@ class Commands:
             if name in KNOWN:
                 raise CommandError(f"{name}: not available here")
             raise CommandError(f"unknown command {name!r}; known: {', '.join(KNOWN)}")
-        return entry.handler(args, source)
+        try:
+            return entry.handler(args, source)
+        finally:
+            self.after_run()
 
 
 def text_arg(name: str, args: tuple[object, ...], index: int, what: str) -> str:

@@ -25,6 +25,7 @@ XDG state folder (recovery.state_home()).
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -63,6 +64,7 @@ DEFAULT_KEEP = 5
 # The change log is written more often than the autosave: formatting its lines holds
 # the GIL, and a few hundred at a time would hold it for milliseconds.
 LOG_FLUSH_S = 0.2
+BUSY_RECHECK_S = 0.05  # while the worker writes, the loop looks again this often
 
 
 class Document:
@@ -212,6 +214,18 @@ class Document:
             return
         snap = self.snapshot()
         self._worker.submit(lambda: self._autosave(snap))
+
+    def due(self, now: float) -> float:
+        """When `tick` next has work (the daemon's loop sleeps until then, or a wake)."""
+        if not self._started:
+            return math.inf
+        if self._worker.busy:
+            return now + BUSY_RECHECK_S  # tick does nothing while the worker writes
+        due = self._next
+        if self.changelog is not None and self.changelog.path is not None \
+                and self.mixer is not None and self.mixer.seq != self._logged_seq:
+            due = min(due, max(now, self._next_log))
+        return due
 
     def _tick_log(self, now: float) -> None:
         """Between autosaves: write the change log every LOG_FLUSH_S while changes come."""

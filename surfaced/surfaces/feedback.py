@@ -21,6 +21,11 @@ Rules applied at flush time:
   messages go; what is held back stays dirty for a later tick. The surface
   limit is a token bucket that a control costing more than its burst may
   overdraw when it is full, so the limit slows feedback but never starves it.
+
+Nothing here runs on a timer of its own: `on_change` calls `wake` (the
+daemon's loop wakes up and ticks), and `due` says when the next tick has
+work (feedback held back by a rate, the next meter or keep-alive), so an
+idle surface costs no wake-ups.
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ FORCE: Final = 2  # send even if the same (full re-send, touch release)
 class Feedback:
     """The feedback side of one surface; see the module docstring."""
 
-    def __init__(self, rt: Runtime, send: Callable[[Event], None]) -> None:
+    def __init__(self, rt: Runtime, send: Callable[[Event], None],
+                 wake: Callable[[], None] = lambda: None) -> None:
         self.rt = rt
         self.send_event = send
+        self.wake = wake  # any thread: there is work for the next tick
         self.inbox: deque[tuple[str, str, int | None]] = deque()
         self.dirty: dict[int, int] = {}
         self.shown: dict[tuple[object, ...], tuple[Event, ...]] = {}
@@ -69,6 +76,7 @@ class Feedback:
                 and cur[0] == threading.get_ident():
             own = cur[1]
         self.inbox.append((change.path, change.source, own))
+        self.wake()  # after the append: the tick it causes must find the change
 
     def mark(self, idx: int, level: int = SEND) -> None:
         """Make control `idx` send at the next flush (at least at `level`)."""
@@ -98,6 +106,33 @@ class Feedback:
                     self.dirty.setdefault(idx, RECORD)
                 else:
                     self.mark(idx, SEND)
+
+    def due(self, now: float, online: bool, step: float) -> float:
+        """When the next flush or periodic message has work (inf: not until a change).
+
+        `step` is the loop's tick: feedback held back (a per-control rate, the
+        surface's token bucket) is looked at again one step later, as the
+        fixed ticker did. A control a hand holds waits for the release, which
+        comes as an input.
+        """
+        if self.inbox or self.queued:
+            return now
+        if not online:
+            return math.inf  # nothing is sent; connecting marks everything again
+        due = math.inf
+        rt = self.rt
+        for idx in self.dirty:
+            st = rt.states[idx]
+            if not st.active:
+                return now
+            if st.touched:
+                continue
+            due = min(due, st.fake_until if st.fake_until > now else now + step)
+        due = min(due, min(self._keepalive_due, default=math.inf))
+        if any(rt.states[i].active for i in self._meters_idx):
+            rates = {rt.controls[i].rate for i in self._meters_idx if rt.states[i].active}
+            due = min(due, min(self._meter_due.get(r, now) for r in rates))
+        return due
 
     # --------------------------------------------------------------- sending
     def flush(self, now: float) -> None:

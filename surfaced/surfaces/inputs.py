@@ -10,6 +10,7 @@ its press went to, even if a modifier changed in between.
 from __future__ import annotations
 
 import fnmatch
+import math
 from typing import Final
 
 from surfaced.events import Event
@@ -55,6 +56,11 @@ class Inputs:
             self.rt.stats.handled += 1
         else:
             self.rt.stats.unmapped += 1
+
+    def due(self) -> float:
+        """When `flush` or `release_fake_touches` next has work; inf: not until an input."""
+        fake = [st.fake_until for st in self.rt.states if st.fake_until]
+        return min(self.router.due(), min(fake, default=math.inf))
 
     def flush(self, now: float) -> None:
         """Apply 14-bit/NRPN values whose LSB never came."""

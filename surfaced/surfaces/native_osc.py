@@ -81,9 +81,11 @@ class NativeOsc:
     SOURCE_PREFIX = ""  # changes carry the OSC peer's source id ("osc:udp:127.0.0.1:53000")
 
     def __init__(self, mixer: Mixer, reply: Reply, *, rate: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wake: Callable[[], None] = lambda: None) -> None:
         self.mixer = mixer
         self.reply = reply
+        self.wake = wake  # any thread: the next tick has work (see `due`)
         self.rate = rate
         self.clock = clock
         self.stats = NativeOscStats()
@@ -108,6 +110,7 @@ class NativeOsc:
             self._dispatch(event)
         except (ParamError, ValueError, TypeError, NativeError, OSError) as exc:
             self._error(event, str(exc))
+        self.wake()  # a new subscription may want meters or a lease expiry
 
     def _dispatch(self, event: Event) -> None:
         addr, args, peer = event.address, event.args, event.source
@@ -185,13 +188,29 @@ class NativeOsc:
 
     # -------------------------------------------------------------- feedback
     def _on_change(self, change: Change) -> None:
+        woke = False
         with self._lock:
             for peer, sub in self._subs.items():
                 if peer != change.source and change.path.startswith(sub.prefix):
                     sub.pending[change.path] = change  # latest wins
+                    woke = True
+        if woke:
+            self.wake()
+
+    def due(self, now: float) -> float:
+        """When `tick` next has work with no wake before it (inf: no subscriber)."""
+        with self._lock:
+            due = math.inf
+            for sub in self._subs.values():
+                due = min(due, sub.expires)
+                if sub.pending:
+                    due = min(due, max(now, self._next_flush))
+                if sub.meters_hz > 0:
+                    due = min(due, sub.next_meters)
+            return due
 
     def tick(self, now: float | None = None) -> None:
-        """Flush coalesced feedback and due meters, drop lapsed leases (call every few ms)."""
+        """Flush coalesced feedback and due meters, drop lapsed leases (call when `due`)."""
         t = self.clock() if now is None else now
         flush = t >= self._next_flush
         if flush:

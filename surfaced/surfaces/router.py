@@ -128,6 +128,11 @@ class Router:
             return [(key, data_msb << 7 | value)]
         return [(key, Step(1 if num == 96 else -1))]
 
+    def due(self) -> float:
+        """When the oldest waiting MSB times out (`flush` reports it); inf: none waits."""
+        waiting = [t for _msb, t in self._pending.values()] + [t for _msb, t in self._data.values()]
+        return min(waiting) + HOLD if waiting else math.inf
+
     def flush(self, now: float) -> list[tuple[Key, Payload]]:
         """Report MSBs that waited longer than HOLD for an LSB that never came."""
         out: list[tuple[Key, Payload]] = []

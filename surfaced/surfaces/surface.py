@@ -7,8 +7,14 @@ The daemon creates one `Surface` per bound device::
     transport sink -> surface.handle(event)         # any thread
     on port bound  -> surface.connected()           # handshake + full state
     on port lost   -> surface.disconnected()
-    every 5-10 ms  -> surface.tick()                # feedback, meters, keep-alives
+    when due       -> surface.tick()                # feedback, meters, keep-alives
     on unload      -> surface.close()
+
+There is no fixed ticker: the surface calls `wake` (any thread) when it has
+work for a tick (a mix change to show, an input, a bank or selection change),
+and `due(now)` says when it next needs one without a wake (feedback held back
+by a rate, the next meter or keep-alive, a fake touch or a 14-bit value
+running out); an idle surface is never ticked.
 
 Threading: every public method takes the surface's own lock, so `handle`
 may run on a transport thread while `tick` runs on the daemon's loop. The
@@ -20,6 +26,7 @@ caller's thread. Nothing here raises for bad input: errors are counted in
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,7 +48,8 @@ class Surface:
 
     def __init__(self, mapping: Mapping, mixer: Mixer, send: Callable[[Event], None],
                  surface_id: str, *, clock: Callable[[], float] = time.monotonic,
-                 registry: LinkRegistry | None = None) -> None:
+                 registry: LinkRegistry | None = None,
+                 wake: Callable[[], None] = lambda: None) -> None:
         self.mapping = mapping
         self.mixer = mixer
         self.surface_id = surface_id
@@ -54,7 +62,8 @@ class Surface:
         self.strips = mapping.strips
         self._lock = threading.RLock()
         self._rt = Runtime(mapping, mixer, surface_id, clock)
-        self._fb = Feedback(self._rt, send)
+        self._wake = wake
+        self._fb = Feedback(self._rt, send, wake)
         self._in = Inputs(self._rt, self._fb)
         self._online = False
         self._closed = False
@@ -88,10 +97,12 @@ class Surface:
         if bank:
             self._nav_bank = True
         self._nav_other = True
+        self._wake()
 
     def selection_changed(self) -> None:
         """The selected channel changed (maybe on another surface); any thread."""
         self._nav_sel = True
+        self._wake()
 
     # ------------------------------------------------------------------ API
     def handle(self, event: Event) -> None:
@@ -106,6 +117,7 @@ class Surface:
                 self._sync_nav()
             except Exception as exc:  # a mapping bug must not take the transport down
                 self._rt.error("handling input", exc, _describe(event))
+        self._wake()  # replies, 14-bit halves, fake touches: the next tick looks
 
     def connected(self) -> None:
         """The transport is (re)bound: send the handshake, then the full state."""
@@ -155,6 +167,22 @@ class Surface:
             except Exception as exc:
                 self._rt.error("tick", exc)
 
+    def due(self, now: float, step: float) -> float:
+        """When this surface next needs a tick with no wake before it (inf: never).
+
+        `step` is how soon feedback held back by a rate is looked at again.
+        """
+        with self._lock:
+            if self._closed:
+                return math.inf
+            if self._nav_bank or self._nav_other or self._nav_sel:
+                return now
+            try:
+                return min(self._in.due(), self._fb.due(now, self._online, step))
+            except Exception as exc:  # never let a mapping's state stop the loop
+                self._rt.error("due", exc)
+                return now + step
+
     def close(self) -> None:
         """Stop listening to the mixer and leave the link group."""
         with self._lock:
@@ -169,6 +197,7 @@ class Surface:
         """Send the whole state again at the next tick (e.g. after a device reset)."""
         with self._lock:
             self._fb.mark_all()
+        self._wake()
 
     # ------------------------------------------------------------ internals
     def _sync_nav(self) -> None:

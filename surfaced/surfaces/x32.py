@@ -54,6 +54,7 @@ not expect errors back. Each is logged (throttled).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import socket
 import threading
@@ -244,9 +245,11 @@ class X32Osc:
     """
 
     def __init__(self, mixer: Mixer, reply: Reply, *, name: str = "surfaced",
-                 rate: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 rate: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 wake: Callable[[], None] = lambda: None) -> None:
         self.mixer = mixer
         self.reply = reply
+        self.wake = wake  # any thread: the next tick has work (see `due`)
         self.name = name
         self.rate = rate
         self.clock = clock
@@ -283,6 +286,7 @@ class X32Osc:
         except Exception as exc:  # a bug here must not take the listener's packet down
             self._error(event, f"{type(exc).__name__}: {exc}")
             log.exception("X32 namespace failed on %s", event.address)
+        self.wake()  # a new lease: its expiry is the next tick's business
 
     def _dispatch(self, event: Event) -> None:
         addr, args, peer = event.address, event.args, event.source
@@ -367,13 +371,24 @@ class X32Osc:
             for peer, lease in self._leases.items():
                 if peer != change.source:  # no echo to the peer that made it
                     lease.pending[change.path] = change  # latest wins
+        self.wake()
+
+    def due(self, now: float) -> float:
+        """When `tick` next has work with no wake before it (inf: no lease)."""
+        with self._lock:
+            due = math.inf
+            for lease in self._leases.values():
+                due = min(due, lease.expires)
+                if lease.pending:
+                    due = min(due, max(now, self._next_flush))
+            return due
 
     def _expire(self, now: float) -> None:
         for peer in [p for p, lease in self._leases.items() if lease.expires <= now]:
             del self._leases[peer]
 
     def tick(self, now: float | None = None) -> None:
-        """Drop lapsed leases and flush coalesced feedback (call every few ms)."""
+        """Drop lapsed leases and flush coalesced feedback (call when `due`)."""
         t = self.clock() if now is None else now
         due: list[tuple[str, list[Change]]] = []
         with self._lock:

@@ -1,0 +1,74 @@
+"""An idle daemon's loop sleeps; a change from any thread still reaches its peers (issue 9).
+
+The loop has no fixed ticker: it ticks when something wakes it or a part is
+due. Idle, what is left is the A/B loudness sampling (10 Hz), the mapping
+check (2 Hz) and the autosave check (the interval): far from the 200 ticks a
+second of the old 5 ms ticker. A slower machine ticks less, never more, so
+the bound below holds on any machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+
+from daemon_thread import DaemonThread  # tests/ is on the path (conftest)
+
+from surfaced.config import Config
+from surfaced.daemon import Daemon
+from surfaced.session import ChannelConfig, Session, Source
+from surfaced.transports.osc import OscListenerConfig
+from surfaced.transports.osc_codec import encode_message, parse_packet
+
+
+def _daemon() -> Daemon:
+    s = Session(path="<test>", buses=1)
+    s.channels = [ChannelConfig(f"Ch{i}", Source("generator", "sine"), {}) for i in (1, 2)]
+    cfg = Config(headless=True, block=256, enable=[], x32=None, mdns=False,
+                 osc=[OscListenerConfig("udp", "127.0.0.1", 0)])
+    cfg.web = dataclasses.replace(cfg.web, enabled=False)
+    return Daemon(cfg, s, on_status=lambda _msg: None)
+
+
+def _received(sock: socket.socket, address: str, timeout: float) -> list[object] | None:
+    """The arguments of the first `address` message to arrive within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            break
+        for msg in parse_packet(data):
+            if msg.address == address:
+                return list(msg.args)
+    return None
+
+
+def test_idle_loop_sleeps_and_wakes_for_a_change_from_another_thread() -> None:
+    d = _daemon()
+    runner = DaemonThread(d)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        runner.start(lambda: bool(d.osc), what="listening")
+        port = d.osc[0].address[1]
+        sock.sendto(encode_message("/subscribe", ["ch/1"]), ("127.0.0.1", port))
+        time.sleep(0.5)  # the subscription lands; the loop goes idle
+        before = d.ticks
+        time.sleep(2.0)
+        idle = (d.ticks - before) / 2.0
+        assert idle < 30, f"{idle:.0f} ticks/s while idle (the old ticker: 200)"
+
+        # A change made on a thread of its own is flushed to the subscriber
+        # without waiting for any periodic tick.
+        changer = threading.Thread(target=d.mixer.set, args=("ch/1/fader", -7.5, "test"))
+        changer.start()
+        changer.join()
+        args = _received(sock, "/ch/1/fader", timeout=5.0)
+        assert args is not None and abs(float(args[0]) + 7.5) < 1e-6  # type: ignore[arg-type]
+    finally:
+        sock.close()
+        runner.stop()
