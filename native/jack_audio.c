@@ -49,8 +49,8 @@ static void hook(void *arg, uint32_t nframes) {
     if (nframes > SF_MAX_BLOCK) {
         for (int c = 0; c < a->n_out; c++)
             if (a->out_buf[c]) memset(a->out_buf[c], 0, sizeof(float) * nframes);
-        atomic_fetch_add_explicit(&a->skipped, 1, memory_order_relaxed);
         sf_count_xrun(ctx->engine);
+        atomic_fetch_add_explicit(&a->skipped, 1, memory_order_relaxed);
         return;
     }
     uint64_t t0 = ctx->measure ? sf_timing_now_ns() : 0;

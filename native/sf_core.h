@@ -458,6 +458,10 @@ int sf_jack_read_status(sf_jack *j, sf_jack_status *out);
 /* Block until a notification (port, connection, shutdown, xrun) arrives or
  * timeout_ms passes: 1 if one did, 0 on timeout. Not for the process thread. */
 int sf_jack_wait(sf_jack *j, int timeout_ms);
+/* sf_jack_wait without the gap between two calls: returns at once when
+ * notifications arrived since *seen (the count this caller saw last; start
+ * from 0) and stores the new count there. Each waiting thread keeps its own. */
+int sf_jack_wait_since(sf_jack *j, unsigned *seen, int timeout_ms);
 /* Wake sf_jack_wait as a notification would (control threads: work queued). */
 void sf_jack_wake(sf_jack *j);
 /* Ports of this client. Returns an opaque port, NULL on failure. */

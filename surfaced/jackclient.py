@@ -144,6 +144,14 @@ class JackClient:
         """Block until a notification (ports, connections, xrun, shutdown) or timeout."""
         return bool(lib.sf_jack_wait(self.native, max(0, int(timeout * 1000))))
 
+    def wait_since(self, seen: int, timeout: float) -> int:
+        """Like `wait`, but returns at once when a notification came since the count
+        `seen` this caller got from its previous call (start with 0), so none that
+        arrives between two calls is missed. Returns the count to pass next time."""
+        box = ffi.new("unsigned *", seen)
+        lib.sf_jack_wait_since(self.native, box, max(0, int(timeout * 1000)))
+        return int(box[0])
+
     def wake(self) -> None:
         """Make a `wait` in another thread return now (work was queued for it)."""
         if self._native is not None:

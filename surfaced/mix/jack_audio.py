@@ -264,6 +264,9 @@ class JackAudioFollower:
         if self.clock is not None:
             self.clock.stop()  # joined: the core is free for the client's cycle
             self.clock = None
+        for strip in {p.strip for p in self.audio.inputs if p.strip.startswith("ch/")}:
+            # renamed while there was no client: the ports take today's names
+            self.audio.rename(strip, str(self.mixer.get(f"{strip}/name")))
         try:
             self.audio.attach(client)
         except JackError as exc:
@@ -286,10 +289,12 @@ class JackAudioFollower:
         self._say(f"{'back on' if self.losses else 'joined'} JACK as {client.name!r}: "
                   f"{n_in} input and {n_out} output ports")
 
-    def on_graph(self, client: JackClient) -> None:
-        """Ports or connections changed somewhere: follow them (JackConnections)."""
+    def on_graph(self, client: JackClient) -> bool:
+        """Ports or connections changed somewhere: follow them (JackConnections).
+        True: look again soon even without a notification."""
         if self.connections is not None and self.audio.client is client:
-            self.connections.follow(client, self.audio)
+            return bool(self.connections.follow(client, self.audio))
+        return False
 
     def _on_change(self, change: Change) -> None:
         """A channel renamed: rename its port, on the session's thread."""

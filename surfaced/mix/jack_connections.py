@@ -18,7 +18,10 @@ connect nowhere.
   become the session's: an added port is appended by its name, a removed one
   takes the pattern that matched it out (replaced by the ports that pattern
   still has connected). A port that disappeared is not a removal: its pattern
-  stays, and connects it again when it returns. Each such change replaces
+  stays, and connects it again when it returns. JACK breaks a port's
+  connections before it removes the port, so a connection that went while its
+  port is still there is only taken for a removal by hand after SETTLE_S
+  (the session's thread looks again then: `follow` returns True). Each such change replaces
   `session.connections` (a new dict: readers on other threads see the old or
   the new one, whole) and bumps `session.connections_revision`, which marks
   the mix document dirty, so the autosave and the next save carry it.
@@ -28,6 +31,7 @@ Everything here runs on the JackSession's thread.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from surfaced.jackclient import (
@@ -41,6 +45,8 @@ from surfaced.jackclient import (
 )
 from surfaced.mix.jack_audio import JackAudio, PortSpec
 from surfaced.session.read import Session
+
+SETTLE_S = 0.3  # a connection gone this long while both ports remain was broken by hand
 
 
 def literal(port: str) -> str:
@@ -61,6 +67,7 @@ class JackConnections:
         self._say = say
         self._expected: dict[str, set[str]] = {}  # key -> ports we know it is connected to
         self._refused: set[tuple[str, str]] = set()  # (key, port) JACK would not connect
+        self._pending: dict[tuple[str, str], float] = {}  # (key, port) gone since: removed?
         #: connections made, and changes by hand taken into the session
         self.made = 0
         self.taken = 0
@@ -88,11 +95,14 @@ class JackConnections:
         """On joining: connect every port to what its patterns match now."""
         self._expected.clear()
         self._refused.clear()
+        self._pending.clear()
         self._connect_missing(client, audio, {})
 
-    def follow(self, client: JackClient, audio: JackAudio) -> None:
+    def follow(self, client: JackClient, audio: JackAudio) -> bool:
         """After a graph notification: take changes made by hand into the session,
-        then connect ports that appeared and match."""
+        then connect ports that appeared and match. True: look again in SETTLE_S."""
+        now = time.monotonic()
+        again = False
         candidates = {True: set(client.ports(None, AUDIO, IS_OUTPUT)),
                       False: set(client.ports(None, AUDIO, IS_INPUT))}
         actual_by_key: dict[str, set[str]] = {}
@@ -104,13 +114,22 @@ class JackConnections:
             present = candidates[is_input]
             gone = {p for p in expected if p not in present}  # unplugged: not a removal
             added = actual - expected
-            removed = (expected - gone) - actual
+            missing = (expected - gone) - actual
+            removed = set()
+            for p in missing:
+                if now - self._pending.setdefault((spec.key, p), now) >= SETTLE_S:
+                    removed.add(p)
+                else:
+                    again = True
+            for k, p in list(self._pending):
+                if k == spec.key and (p not in missing or p in removed):
+                    del self._pending[(k, p)]
             if added or removed:
                 pats = self.patterns(spec.key, client, spec, is_input)
                 kept = [p for p in pats if not any(matches(p, r) for r in removed)]
                 extra = sorted(p for p in actual if not any(matches(k, p) for k in kept))
                 changed[spec.key] = kept + [literal(p) for p in extra]
-            self._expected[spec.key] = actual
+            self._expected[spec.key] = actual | (missing - removed)  # pending ones stay
         if changed:
             self.taken += len(changed)
             new = dict(self.session.connections)
@@ -120,6 +139,7 @@ class JackConnections:
             keys = ", ".join(sorted(changed))
             self._say(f"JACK connections changed by hand ({keys}): kept in the session")
         self._connect_missing(client, audio, actual_by_key)
+        return again
 
     def _connect_missing(self, client: JackClient, audio: JackAudio,
                          actual_by_key: dict[str, set[str]]) -> None:
@@ -137,7 +157,8 @@ class JackConnections:
                 actual = set(client.connections(here))
             expected = self._expected.setdefault(spec.key, set(actual))
             for port in pool:
-                if port.startswith(own) or port in actual or (spec.key, port) in self._refused:
+                if port.startswith(own) or port in actual or (spec.key, port) in self._refused \
+                        or (spec.key, port) in self._pending:
                     continue
                 if not any(matches(p, port) for p in pats):
                     continue

@@ -24,10 +24,11 @@ from collections.abc import Callable
 from surfaced.jackclient import JackClient, JackError
 
 ClientObserver = Callable[[JackClient | None], None]
-GraphObserver = Callable[[JackClient], None]
+GraphObserver = Callable[[JackClient], object]  # a true result: call again in AGAIN_S
 
 RETRY_S = 1.0  # while the server is absent, try to open the client this often
 WAIT_S = 1.0  # the longest sleep between looks at the client (notifications wake it sooner)
+AGAIN_S = 0.1  # a graph observer that asked to look again is called after this
 
 
 class JackSession:
@@ -48,6 +49,8 @@ class JackSession:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen = (-1, -1)
+        self._again = False
+        self._events = 0  # the client's notification count at the last wait
         #: times a client was opened, and lost with its server
         self.opens = 0
         self.losses = 0
@@ -67,7 +70,8 @@ class JackSession:
                 self.call(fn)
 
     def on_graph(self, fn: GraphObserver) -> None:
-        """Call `fn(client)` whenever ports or connections changed in the graph."""
+        """Call `fn(client)` whenever ports or connections changed in the graph (and
+        AGAIN_S later, without a change, when it returned something true)."""
         self._graph_observers.append(fn)
 
     def call(self, job: Callable[[JackClient], None]) -> None:
@@ -121,7 +125,7 @@ class JackSession:
                 if not opened:
                     self._stop.wait(self.retry_s)
                 continue
-            client.wait(WAIT_S)
+            self._events = client.wait_since(self._events, AGAIN_S if self._again else WAIT_S)
             if self._stop.is_set():
                 break
             try:
@@ -142,13 +146,19 @@ class JackSession:
         for job in jobs:
             self._guard("a JACK job", job, client)
         seen = (status.port_registrations, status.connections)
-        if seen != self._seen:
+        if seen != self._seen or self._again:
             self._seen = seen
-            for fn in self._graph_observers:
-                self._guard("following the JACK graph", fn, client)
+            self._follow(client)
+
+    def _follow(self, client: JackClient) -> None:
+        again = False
+        for fn in self._graph_observers:
+            again = bool(self._guard("following the JACK graph", fn, client)) or again
+        self._again = again
 
     def _joined(self, client: JackClient) -> None:
         self.client = client
+        self._events = 0  # every notification of the new client counts
         self.opens += 1
         self._seen = (-1, -1)
         with self._jobs_lock:
@@ -157,8 +167,7 @@ class JackSession:
             self._guard("joining JACK", fn, client)
         status = client.status()
         self._seen = (status.port_registrations, status.connections)
-        for gfn in self._graph_observers:  # ports that came while we joined
-            self._guard("following the JACK graph", gfn, client)
+        self._follow(client)  # ports that came while we joined
 
     def _left(self, client: JackClient) -> None:
         for fn in reversed(self._client_observers):
@@ -166,11 +175,12 @@ class JackSession:
         self.client = None
         client.close()
 
-    def _guard(self, what: str, fn: Callable[..., object], arg: object) -> None:
+    def _guard(self, what: str, fn: Callable[..., object], arg: object) -> object:
         try:
-            fn(arg)
+            return fn(arg)
         except Exception as exc:  # one part failing must not take JACK down for the others
             self._error(what, exc)
+            return None
 
     def _error(self, what: str, exc: Exception) -> None:
         self.errors += 1

@@ -105,3 +105,84 @@ def test_engine_runs_in_the_jack_cycle(jack) -> None:
         n = audio.callbacks
         time.sleep(0.1)
         assert audio.callbacks == n  # no cycle runs the engine after detach
+
+
+def test_buffer_size_changes_do_not_stop_the_engine() -> None:
+    """jack_bufsize while the engine runs: it follows; a period over SF_MAX_BLOCK is
+    skipped (silence, counted as an xrun) instead of overrunning the scratch."""
+    import shutil
+    import subprocess
+
+    from jack_server import jack_server, jackd_path
+
+    if jackd_path() is None or shutil.which("jack_bufsize") is None:
+        pytest.skip("jackd / jack_bufsize not installed (apt-get install jackd2)")
+    s = Session(path="<test>", buses=1)
+    s.channels = [ChannelConfig("Kick", Source("input", first_input=0))]
+    e = Engine(1, 1, 48000, 512)
+    e.set_source_input(1, 0, False)
+    inputs, outputs = plan_ports(s, ["Kick"], 1)
+    # jack_bufsize has no server option: it finds the server in JACK_DEFAULT_SERVER,
+    # which jack_server() sets
+    with jack_server() as srv, JackClient.open("surfaced", srv.name) as client:
+        audio = JackAudio(e, inputs, outputs)
+        audio.attach(client)
+        try:
+            for frames in (256, 2048):
+                subprocess.run(["jack_bufsize", str(frames)], check=True,
+                               timeout=10, capture_output=True)
+                assert _wait(lambda f=frames: client.status().buffer_size == f)
+                n = audio.callbacks
+                assert _wait(lambda n=n: audio.callbacks > n + 5)
+            big = 2 * lib.SF_MAX_BLOCK
+            r = subprocess.run(["jack_bufsize", str(big)], timeout=10,
+                               capture_output=True)
+            if r.returncode == 0 and _wait(lambda: client.status().buffer_size == big):
+                xruns, skipped = e.meters().master.xruns, audio.skipped
+                assert _wait(lambda: audio.skipped > skipped + 3)
+                # each skipped cycle counts an xrun first (one may straddle the reads)
+                now_skipped = audio.skipped  # read before the xruns: each is counted there
+                assert e.meters().master.xruns >= xruns + (now_skipped - skipped) - 1
+                subprocess.run(["jack_bufsize", "64"], check=True, timeout=10,
+                               capture_output=True)
+                n = audio.callbacks
+                assert _wait(lambda: audio.callbacks > n + 5)  # and back to normal
+        finally:
+            audio.detach()
+
+
+def test_connections_follow_ports_that_come_and_hand_changes(jack) -> None:
+    """A pattern connects ports that appear later; a port unplugged and plugged back is
+    connected again; a connection broken by hand takes its pattern out of the session."""
+    from surfaced.mix.jack_backend import JackBackend
+    from surfaced.mix.mixer import Mixer
+
+    s = Session(path="<test>", buses=1)
+    s.channels = [ChannelConfig("Kick", Source("input", first_input=0))]
+    s.connections = {"bus/1/L": ["wedge:in_*"], "bus/1/R": [], "ch/1": []}
+    mixer = Mixer(Engine(1, 1, jack.rate, 512))
+    said: list[str] = []
+    backend = JackBackend(s, mixer, name="sfconn", server=jack.name, block=64, say=said.append,
+                          on_switch=lambda driver, where: None)
+    assert backend.start(require=True)
+    try:
+        with JackClient.open("wedge", jack.name) as wedge:
+            bus_l = f"{backend.audio.client.name}:Bus 1 L"
+            wedge.register_port("in_1", 0, IS_INPUT)
+            wedge.register_port("in_2", 0, IS_INPUT)
+            assert _wait(lambda: sorted(wedge.connections(bus_l)) == ["wedge:in_1", "wedge:in_2"])
+            assert s.connections_revision == 0  # our own connections are not hand changes
+            wedge.unregister_port("in_1")  # unplugged: not a change of the session
+            assert _wait(lambda: wedge.connections(bus_l) == ["wedge:in_2"])
+            wedge.register_port("in_1", 0, IS_INPUT)  # back: connected again
+            assert _wait(lambda: sorted(wedge.connections(bus_l)) == ["wedge:in_1", "wedge:in_2"])
+            assert s.connections_revision == 0
+            wedge.disconnect(bus_l, "wedge:in_2")  # by hand: the glob gives way to what is left
+            assert _wait(lambda: s.connections.get("bus/1/L") == ["wedge:in_1"]), (s.connections,
+                                                                                  said)
+            assert s.connections_revision == 1
+            wedge.register_port("in_3", 0, IS_INPUT)  # the glob is gone: not connected
+            time.sleep(0.5)
+            assert wedge.connections(bus_l) == ["wedge:in_1"]
+    finally:
+        backend.close()
