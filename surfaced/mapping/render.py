@@ -18,8 +18,9 @@ from surfaced.mapping.model import OutSpec
 from surfaced.mix.params import ParamSpec
 
 # Mackie Control V-Pot LED ring modes (CC 0x30+strip, value = mode << 4 | position 1..11,
-# bit 6 = the centre LED). Source: Logic Control / Mackie Control manual via the
-# protocol write-ups in tttapa's Control-Surface (MCU::VPotRing) and TouchMCU.
+# bit 6 = the centre LED). Source: Apple, "Logic Control - MIDI Implementation" (Logic
+# Pro 7.2 Dedicated Control Surface Support, appendix B: B0 3i 0pxxvvvv); the HUI's
+# rings use the same codes (protocols/hui.yaml).
 RING_MODES: Final = {"dot": 0, "boost-cut": 1, "wrap": 2, "spread": 3}
 
 TEXT_FIELDS: Final = ("value", "number", "unit", "path", "strip", "ch", "bank")
