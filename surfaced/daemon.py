@@ -100,7 +100,6 @@ class Daemon:
         self.where = ""
         self.audio_watch: AudioSupervisor | None = None
         self.jack: Any = None  # surfaced.mix.jack_backend.JackBackend when the audio is on JACK
-        self._jack_alone: Any = None  # a JackSession for JACK MIDI while the audio is elsewhere
         self.osc: list[OscListener] = []
         self.osc_waiting: list[OscListener] = []  # address taken; retrying (start_osc)
         self.native: NativeOsc | None = None
@@ -175,21 +174,6 @@ class Daemon:
             return False
         self.jack = jack
         return True
-
-    def jack_session(self) -> Any:
-        """The daemon's one JACK client, as a JackSession (surfaced.mix.jack_session):
-        the audio's when the audio is on JACK, else one made (and started) on first
-        use, for the JACK MIDI ports. Observers: `on_client`, `on_graph`."""
-        if self.jack is not None:
-            return self.jack.session
-        if self._jack_alone is None:
-            from surfaced.mix.jack_session import JackSession
-
-            self._jack_alone = JackSession(self.config.jack_client, self.config.jack_server,
-                                           say=self._say_from_thread)
-            self._jack_alone.open_now()
-            self._jack_alone.start()
-        return self._jack_alone
 
     def start_audio_watch(self) -> None:
         """Watch the audio device from a small thread (surfaced.mix.audio_supervisor):
@@ -773,9 +757,6 @@ class Daemon:
         if self.jack is not None:  # leaves JACK; the clock it ran on, if any, stops
             self.jack.close()
             self.jack = None
-        if self._jack_alone is not None:
-            self._jack_alone.close()
-            self._jack_alone = None
         if self.driver is not None:
             self.driver.stop()
         # Last: save the session file if the mix changed, then remove the running marker.
