@@ -4,7 +4,9 @@
  *
  * Biquad formulas: Robert Bristow-Johnson, "Cookbook formulae for audio EQ
  * biquad filter coefficients" (peaking, shelves with the Q form of alpha,
- * high-pass). Coefficients are computed in double and stored normalised.
+ * high-pass). Coefficients are computed and stored in double, normalised:
+ * the kernels run the filters in double (kern_body.h, chain()), so the
+ * response is the cookbook's to rounding, even for a 20 Hz bell at Q 10.
  */
 #include <math.h>
 
@@ -22,11 +24,11 @@ float sf_db_to_lin(float db) {
 
 static void store(sf_biquad *b, double b0, double b1, double b2, double a0, double a1,
                   double a2) {
-    b->b0 = (float)(b0 / a0);
-    b->b1 = (float)(b1 / a0);
-    b->b2 = (float)(b2 / a0);
-    b->a1 = (float)(a1 / a0);
-    b->a2 = (float)(a2 / a0);
+    b->b0 = b0 / a0;
+    b->b1 = b1 / a0;
+    b->b2 = b2 / a0;
+    b->a1 = a1 / a0;
+    b->a2 = a2 / a0;
 }
 
 /* Keep the design frequency strictly inside (0, Nyquist): at or past Nyquist

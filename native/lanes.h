@@ -41,14 +41,15 @@ typedef struct sf_group {
     int32_t ext_key; /* some lane's detector is another channel's */
     SF_ALIGN int32_t pair[SF_LANES]; /* -1 where the lane is half of a stereo pair */
 
-    /* filters, transposed DF-II, per slot and lane (a1/a2 stored negated) */
-    SF_ALIGN float b0[SF_MAX_STAGES][SF_LANES];
-    SF_ALIGN float b1[SF_MAX_STAGES][SF_LANES];
-    SF_ALIGN float b2[SF_MAX_STAGES][SF_LANES];
-    SF_ALIGN float na1[SF_MAX_STAGES][SF_LANES];
-    SF_ALIGN float na2[SF_MAX_STAGES][SF_LANES];
-    SF_ALIGN float z0[SF_MAX_STAGES][SF_LANES];
-    SF_ALIGN float z1[SF_MAX_STAGES][SF_LANES];
+    /* filters, transposed DF-II in double precision (see chain() in
+     * kern_body.h), per slot and lane (a1/a2 stored negated) */
+    SF_ALIGN double b0[SF_MAX_STAGES][SF_LANES];
+    SF_ALIGN double b1[SF_MAX_STAGES][SF_LANES];
+    SF_ALIGN double b2[SF_MAX_STAGES][SF_LANES];
+    SF_ALIGN double na1[SF_MAX_STAGES][SF_LANES];
+    SF_ALIGN double na2[SF_MAX_STAGES][SF_LANES];
+    SF_ALIGN double z0[SF_MAX_STAGES][SF_LANES];
+    SF_ALIGN double z1[SF_MAX_STAGES][SF_LANES];
 
     /* compressor, log2 units (lanes with it off: all 0, a curve of exactly
      * 0 dB) */

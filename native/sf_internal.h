@@ -61,7 +61,7 @@ typedef struct sf_queue {
 
 /* ---- DSP building blocks ---- */
 typedef struct sf_biquad {
-    float b0, b1, b2, a1, a2; /* normalised: a0 == 1 */
+    double b0, b1, b2, a1, a2; /* normalised: a0 == 1; run in double (kern_body.h) */
 } sf_biquad;
 
 /* A gain that glides to its target with a one-pole in the linear domain and
@@ -147,7 +147,7 @@ typedef struct sf_channel {
     int lay_lanes, lay_need; /* what the lane layout was built from */
 
     /* canonical filter and compressor state (see the gains above) */
-    float z[2][SF_MAX_STAGES][2]; /* [lane][slot][state] transposed DF-II */
+    double z[2][SF_MAX_STAGES][2]; /* [lane][slot][state] transposed DF-II */
     float comp_gr;     /* smoothed gain reduction (log2 units, >= 0) */
 
     /* crossfade ramps (ramp.c), cold: touched only while one runs */

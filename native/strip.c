@@ -71,8 +71,8 @@ static void pan_gains(float pan, int lanes, float *gl, float *gr) {
 }
 
 static void identity(sf_biquad *b) {
-    b->b0 = 1.0f;
-    b->b1 = b->b2 = b->a1 = b->a2 = 0.0f;
+    b->b0 = 1.0;
+    b->b1 = b->b2 = b->a1 = b->a2 = 0.0;
 }
 
 static void update_dsp(sf_engine *e, sf_channel *c);
@@ -87,8 +87,11 @@ void sf_channel_update(sf_engine *e, sf_channel *c) {
 
 /* Filters and compressor: the costly part, only when one of theirs changed. */
 static void update_dsp(sf_engine *e, sf_channel *c) {
-    /* filters: fixed slots, identity when off. A slot that turns on or off
-     * restarts from rest; the others keep their state. */
+    /* filters: fixed slots, identity when off. An EQ band at exactly 0 dB
+     * is off too (its cookbook filter is the identity, but running it would
+     * still round): EQ on with every band flat passes the signal bit for bit.
+     * A slot that turns on or off restarts from rest; the others keep their
+     * state. */
     unsigned on = 0;
     if (c->hpf_on) {
         sf_biquad_highpass(&c->stage[0], e->rate, c->hpf_freq, M_SQRT1_2);
@@ -96,12 +99,13 @@ static void update_dsp(sf_engine *e, sf_channel *c) {
     } else identity(&c->stage[0]);
     for (int b = 0; b < SF_EQ_BANDS; b++) {
         sf_biquad *q = &c->stage[1 + b];
-        if (!c->eq_on) identity(q);
+        const int band_on = c->eq_on && c->eq_gain[b] != 0.0f;
+        if (!band_on) identity(q);
         else if (b == 0) sf_biquad_lowshelf(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
         else if (b == SF_EQ_BANDS - 1)
             sf_biquad_highshelf(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
         else sf_biquad_peaking(q, e->rate, c->eq_freq[b], c->eq_q[b], c->eq_gain[b]);
-        if (c->eq_on) on |= 1u << (1 + b);
+        if (band_on) on |= 1u << (1 + b);
     }
     c->slot_reset |= (uint8_t)(on ^ c->slot_on);
     if (c->lanes != c->lay_lanes) c->slot_reset = (1u << SF_MAX_STAGES) - 1u;
@@ -254,9 +258,9 @@ static int n_outs(const sf_engine *e) { return 2 + 2 * e->n_bus; }
 
 static void identity_lane(sf_group *g, int l) {
     for (int s = 0; s < SF_MAX_STAGES; s++) {
-        g->b0[s][l] = 1.0f;
-        g->b1[s][l] = g->b2[s][l] = g->na1[s][l] = g->na2[s][l] = 0.0f;
-        g->z0[s][l] = g->z1[s][l] = 0.0f;
+        g->b0[s][l] = 1.0;
+        g->b1[s][l] = g->b2[s][l] = g->na1[s][l] = g->na2[s][l] = 0.0;
+        g->z0[s][l] = g->z1[s][l] = 0.0;
     }
     g->thr[l] = g->halfw[l] = g->kq[l] = g->nslope[l] = g->mk[l] = g->gr[l] = 0.0f;
     g->att[l] = g->rel[l] = 0.0f;
@@ -339,7 +343,7 @@ static void sync_lanes(sf_engine *e, int i) {
             g->b2[s][l] = q->b2;
             g->na1[s][l] = -q->a1;
             g->na2[s][l] = -q->a2;
-            if (c->slot_reset & (1u << s)) g->z0[s][l] = g->z1[s][l] = 0.0f;
+            if (c->slot_reset & (1u << s)) g->z0[s][l] = g->z1[s][l] = 0.0;
         }
         /* A lane without a compressor gets a curve that is exactly 0 dB:
          * its gain computes to exactly 1 (no select needed per sample). */
