@@ -58,6 +58,7 @@ class Snapshot:
     names: dict[str, str]
     scenes: tuple[SceneTuple, ...]
     safes: Safes
+    connections: dict[str, list[str]] = field(default_factory=dict)  # JACK, by port key
 
     def mix(self, paths: list[str]) -> dict[str, Value]:
         """Every value by full path, names first (the order Mixer.snapshot uses)."""
@@ -92,14 +93,17 @@ class MixState:
         elif isinstance(change.value, str):
             self._names[change.path] = change.value
 
-    def snapshot(self, revision: int, scenes: list[Scene], safes: Safes) -> Snapshot:
-        """The mix as it is now (a few microseconds: one array copy under the lock)."""
+    def snapshot(self, revision: int, scenes: list[Scene], safes: Safes,
+                 connections: dict[str, list[str]] | None = None) -> Snapshot:
+        """The mix as it is now (a few microseconds: one array copy under the lock).
+        `connections` is the session's dict, which is replaced, never changed: kept as is."""
         with self.mixer.lock:
             seq = self.mixer.seq
             values = self._values.copy()
             names = dict(self._names)
         frozen = tuple((s.name, s.fade, s.scope, s.values) for s in scenes)
-        return Snapshot(seq, revision, time.time(), values, names, frozen, safes)
+        return Snapshot(seq, revision, time.time(), values, names, frozen, safes,
+                        connections if connections is not None else {})
 
     def close(self) -> None:
         """Stop following the mixer."""
@@ -149,7 +153,9 @@ class Encoder:
             b', "values": "', raw,
             b'", "names": ', json.dumps(snap.names, ensure_ascii=False).encode(),
             b', "scenes": [', b", ".join(scenes),
-            b'], "safes": ', json.dumps(safes).encode(), b"}\n"])
+            b'], "safes": ', json.dumps(safes).encode(),
+            b', "connections": ', json.dumps(snap.connections, ensure_ascii=False).encode(),
+            b"}\n"])
 
 
 class AutosaveError(ValueError):
@@ -170,6 +176,7 @@ class Autosave:
     values: dict[str, Value]
     scenes: list[Scene]
     safes: Safes
+    connections: dict[str, list[str]] | None = None  # None: an autosave from before them
 
 
 def decode(data: bytes, path: Path) -> Autosave:
@@ -192,9 +199,13 @@ def decode(data: bytes, path: Path) -> Autosave:
         safes = Safes(frozenset(map(str, doc["safes"]["kinds"])),
                       frozenset(map(str, doc["safes"]["channels"])))
         base = header.get("base")
+        raw = doc.get("connections")
+        connections = None if raw is None else {
+            str(k): [str(p) for p in v] for k, v in raw.items()}
         return Autosave(path, str(header["session"]), float(header["saved"]), int(header["seq"]),
                         None if base is None else [int(x) for x in base],
-                        int(header["channels"]), int(header["buses"]), values, scenes, safes)
+                        int(header["channels"]), int(header["buses"]), values, scenes, safes,
+                        connections)
     except AutosaveError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -240,7 +240,8 @@ class Document:
         """The mix document now: values, names, scenes, safes (cheap: see MixState)."""
         assert self._state is not None and self.scenes is not None
         revision = self._revision()  # read first: a change in between saves again later
-        return self._state.snapshot(revision, self.scenes.scenes(), self.scenes.safes)
+        return self._state.snapshot(revision, self.scenes.scenes(), self.scenes.safes,
+                                    self.session.connections)
 
     def _autosave(self, snap: Snapshot) -> None:
         """On the worker: write one autosave, then the change log."""

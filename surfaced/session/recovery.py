@@ -26,6 +26,7 @@ from pathlib import Path
 from surfaced.mix.mixer import Value
 from surfaced.session.autosave import Autosave, AutosaveError, check_for, decode
 from surfaced.session.read import BUILTIN_PATH, Session
+from surfaced.session.routing import strip_stereo
 from surfaced.session.save import write_atomic
 
 Status = Callable[[str], None]
@@ -212,3 +213,9 @@ def apply_recovery(session: Session, recovery: Recovery) -> None:
             session.params[path] = value  # params are applied last: they win
     session.scenes = recovery.autosave.scenes
     session.safes = recovery.autosave.safes
+    if recovery.autosave.connections is not None:
+        # JACK connections by port key; a key this session has no port for is left out
+        session.connections = {
+            k: v for k, v in recovery.autosave.connections.items()
+            if strip_stereo(session, k) is not None
+            or strip_stereo(session, k.rpartition("/")[0])}
