@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon: the session's audio, OSC, surfaces, and meters in the terminal."""
     import asyncio
 
-    from surfaced.cli.meterview import format_meters, redraw
+    from surfaced.cli.meterview import format_meters, overs_summary, redraw
     from surfaced.config import load_config
     from surfaced.daemon import Daemon
 
@@ -107,13 +107,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     m = daemon.engine.meters().master
+    print(f"surfaced: {overs_summary(m, session.rate)}")
     print(f"surfaced: stopped after {m.frames / session.rate:.1f} s; xruns {m.xruns}, "
-          f"clipped samples {m.clip_count}, integrated {m.integrated_lufs:.1f} LUFS")
+          f"integrated {m.integrated_lufs:.1f} LUFS, range {m.loudness_range_lu:.1f} LU")
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Render a session to a WAV file, faster than real time."""
+    from surfaced.cli.meterview import overs_summary
     from surfaced.mix.audio import render
 
     session = _load(args.session)
@@ -139,7 +141,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     print(f"wrote {args.output}: {seconds:.1f} s in {took:.2f} s "
           f"({seconds / max(took, 1e-9):.0f}x real time); integrated {m.integrated_lufs:.1f} "
-          f"LUFS, true peak {_db(max(m.true_peak_max)):.1f} dBTP, clipped samples {m.clip_count}")
+          f"LUFS, range {m.loudness_range_lu:.1f} LU, true peak "
+          f"{_db(max(m.true_peak_max)):.1f} dBTP")
+    print(overs_summary(m, engine.rate))
     return 0
 
 

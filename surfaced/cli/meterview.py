@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from surfaced.mix.engine import MeterSnapshot, to_db
+from surfaced.mix.engine import MasterMeters, MeterSnapshot, to_db
 
 BAR_WIDTH = 30
 FLOOR_DB = -60.0
@@ -44,10 +44,12 @@ def format_meters(snap: MeterSnapshot, names: Sequence[str], source: str = "") -
         lines.append(f"{label:<12} {fmt_db(pk)} {fmt_db(to_db(m.rms[side]))}  {bar(pk)}")
     tp = max(m.true_peak_max)
     clip = f"CLIP x{m.clip_count}" if m.clip_count else "no clip"
+    if m.tp_over_steps:
+        clip += f"   TP OVER x{m.tp_over_steps}"
     lines.append(
         f"true peak {fmt_db(to_db(tp))} dBTP   momentary {fmt_db(m.momentary_lufs)} LUFS   "
         f"short-term {fmt_db(m.short_term_lufs)} LUFS   integrated "
-        f"{fmt_db(m.integrated_lufs)} LUFS   {clip}"
+        f"{fmt_db(m.integrated_lufs)} LUFS   range {m.loudness_range_lu:4.1f} LU   {clip}"
     )
     extra = []
     if m.xruns:
@@ -56,6 +58,39 @@ def format_meters(snap: MeterSnapshot, names: Sequence[str], source: str = "") -
         extra.append(f"non-finite samples replaced {m.nonfinite_count}")
     lines.append("   ".join(extra) if extra else "")
     return lines
+
+
+def _at(frame: int, rate: float) -> str:
+    return f"{frame / rate:.3f} s"
+
+
+def overs_summary(m: MasterMeters, rate: float) -> str:
+    """Did the master clip? A straight answer: whether any sample or true peak
+    went over 0 dBFS, where (seconds from the engine's first frame: the file's
+    start for a render) and how often."""
+    tp_max = to_db(max(m.true_peak_max))
+    tp_text = "-inf" if math.isinf(tp_max) else f"{tp_max:+.1f}"
+    if not m.clip_count and not m.tp_over_steps:
+        return (f"master did not clip: no sample over 0 dBFS, true peak max {tp_text} dBTP "
+                "(never over 0 dBTP)")
+    parts = []
+    if m.clip_count:
+        where = ""
+        if m.first_clip_frame >= 0:
+            where = (f" (first at {_at(m.first_clip_frame, rate)}, "
+                     f"last at {_at(m.last_clip_frame, rate)})")
+        samples = "sample" if m.clip_count == 1 else "samples"
+        parts.append(f"{m.clip_count} {samples} over 0 dBFS{where}")
+    else:
+        parts.append("no sample over 0 dBFS")
+    if m.tp_over_steps:
+        stretches = "stretch" if m.tp_over_steps == 1 else "stretches"
+        parts.append(f"true peak over 0 dBTP in {m.tp_over_steps} 10-ms {stretches} (first at "
+                     f"{_at(m.first_tp_over_frame, rate)}, last at "
+                     f"{_at(m.last_tp_over_frame, rate)}), max {tp_text} dBTP")
+    else:
+        parts.append(f"true peak max {tp_text} dBTP")
+    return "master CLIPPED: " + "; ".join(parts)
 
 
 def redraw(lines: Sequence[str], previous: int) -> str:

@@ -10,8 +10,15 @@ Any OSC app or script can drive and read the mixer without a mapping file:
   (``/get s /ch/3/fader/norm`` answers the position)
 - ``/subscribe [s PREFIX]``     the sender gets every later change (under PREFIX) as
   ``/PATH f VALUE``; ``/unsubscribe`` stops it
-- ``/subscribe/meters [i HZ]``  the sender gets ``/meters/ch f...`` (channel peaks, dBFS)
-  and ``/meters/master f L f R f LUFS-momentary`` at HZ (default 10)
+- ``/subscribe/meters [i HZ]``  the sender gets, at HZ (default 10), one bundle of
+  ``/meters/ch f...`` (channel peaks, dBFS), ``/meters/master f L f R f LUFS-momentary``
+  (sample peaks, dBFS), ``/meters/loudness f M f S f I f LRA`` (LUFS; loudness range
+  in LU, EBU Tech 3342) and ``/meters/overs f TP-MAX i CLIPS i TP-OVERS f FIRST f LAST``
+  (true-peak maximum in dBTP, master samples over 0 dBFS, 10 ms stretches with the
+  true peak over 0 dBTP, and the first and last clipped sample in seconds, -1 when
+  none)
+- ``/get s /meters/master`` (or ``/meters/loudness``, ``/meters/overs``): one reading,
+  answered to the sender as above, without a subscription
 - ``/scene/recall s Verse``, ``/undo``, ``/session/save``, ...: the mix document's
   commands (surfaced.mix.commands.KNOWN), answered with the same address and
   the command's reply values (``/scene/list s Intro s Verse``)
@@ -38,7 +45,7 @@ from dataclasses import dataclass, field
 
 from surfaced.events import Event
 from surfaced.mix.commands import KNOWN
-from surfaced.mix.engine import NativeError, to_db
+from surfaced.mix.engine import MasterMeters, NativeError, to_db
 from surfaced.mix.mixer import Change, Mixer
 from surfaced.mix.params import ParamError
 from surfaced.transports.osc_codec import encode_bundle, encode_message
@@ -60,6 +67,9 @@ class NativeOscStats:
 
 
 LEASE_S = 10.0
+# The master's readings, by OSC address (without the leading slash): sent in
+# every meters bundle and answered to /get.
+METER_READINGS = ("meters/master", "meters/loudness", "meters/overs")
 # Feedback bundles fit one Ethernet frame (1500 bytes less IP and UDP
 # headers, with room for options): nothing to fragment, nothing lost whole.
 MAX_DATAGRAM = 1400
@@ -168,6 +178,10 @@ class NativeOsc:
 
     def _get(self, peer: str, address: str) -> None:
         path = address.strip("/")
+        if path in METER_READINGS:
+            self._send(peer, encode_message("/" + path, self._master_readings()[path]))
+            self.stats.replies += 1
+            return
         norm = path.endswith("/norm")
         spec = self.mixer.spec(path[: -len("/norm")] if norm else path)
         value = self.mixer.get(spec.path)
@@ -244,11 +258,28 @@ class NativeOsc:
     def _meters_packet(self) -> bytes:
         snap = self.mixer.engine.meters()
         chans = [_finite_db(to_db(float(x))) for x in snap.ch_peak]
-        m = snap.master
-        master = [_finite_db(to_db(m.peak[0])), _finite_db(to_db(m.peak[1])),
-                  _finite_db(m.momentary_lufs)]
-        return encode_bundle([encode_message("/meters/ch", chans),
-                              encode_message("/meters/master", master)])
+        readings = self._master_readings(snap.master)
+        return encode_bundle([encode_message("/meters/ch", chans)]
+                             + [encode_message("/" + k, v) for k, v in readings.items()])
+
+    def _master_readings(self, m: MasterMeters | None = None) -> dict[str, list[float | int]]:
+        """The master's readings as OSC arguments, by address (METER_READINGS)."""
+        if m is None:
+            m = self.mixer.engine.meters().master
+        rate = self.mixer.engine.rate
+
+        def seconds(frame: int) -> float:
+            return frame / rate if frame >= 0 else -1.0
+
+        return {
+            "meters/master": [_finite_db(to_db(m.peak[0])), _finite_db(to_db(m.peak[1])),
+                              _finite_db(m.momentary_lufs)],
+            "meters/loudness": [_finite_db(m.momentary_lufs), _finite_db(m.short_term_lufs),
+                                _finite_db(m.integrated_lufs), float(m.loudness_range_lu)],
+            "meters/overs": [_finite_db(to_db(max(m.true_peak_max))), _int32(m.clip_count),
+                             _int32(m.tp_over_steps), seconds(m.first_clip_frame),
+                             seconds(m.last_clip_frame)],
+        }
 
 
 def datagrams(msgs: list[bytes], limit: int = MAX_DATAGRAM) -> list[bytes]:
@@ -269,6 +300,11 @@ def datagrams(msgs: list[bytes], limit: int = MAX_DATAGRAM) -> list[bytes]:
     if batch:
         out.append(batch[0] if size > limit else encode_bundle(batch))
     return out
+
+
+def _int32(n: int) -> int:
+    """A count as an OSC int32 (saturating: a count never wraps negative)."""
+    return min(int(n), 2**31 - 1)
 
 
 def _finite_db(x: float) -> float:

@@ -36,6 +36,33 @@ def test_render_writes_the_mix_faster_than_real_time(tmp_path: Path) -> None:
     audio, rate = read_wav(out)
     assert rate == 48000 and audio.shape == (4 * 48000, 2)
     assert 0.05 < np.abs(audio).max() <= 1.0
+    assert "range " in r.stdout and " LU" in r.stdout  # the loudness range (EBU Tech 3342)
+    assert "master did not clip: no sample over 0 dBFS" in r.stdout
+
+
+def test_render_says_where_and_how_often_the_master_clipped(tmp_path: Path) -> None:
+    """A quiet tone with two spikes over full scale, at 0.25 s and 1.5 s: the summary
+    names both places and counts the overs, sample and true peak."""
+    from surfaced.session.wavio import write_wav
+
+    t = np.arange(2 * 48000) / 48000
+    x = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    x[12000] = 2.0  # mono at centre pan: -3 dB, still 1.41 at the master
+    x[72000] = -2.0
+    write_wav(tmp_path / "spiky.wav", x[:, None], 48000)
+    session = tmp_path / "s.yaml"
+    session.write_text("duration: 2\nchannels:\n  - {name: Spiky, source: {wav: spiky.wav}}\n")
+    r = surfaced("render", str(session), "-o", str(tmp_path / "mix.wav"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    said = re.search(r"master CLIPPED: (\d+) samples? over 0 dBFS \(first at ([\d.]+) s, "
+                     r"last at ([\d.]+) s\); true peak over 0 dBTP in (\d+) 10-ms "
+                     r"stretch(?:es)? \(first at ([\d.]+) s, last at ([\d.]+) s\)", r.stdout)
+    assert said is not None, r.stdout
+    assert int(said.group(1)) == 4  # both spikes, on both sides
+    assert float(said.group(2)) == 0.25 and float(said.group(3)) == 1.5
+    # each spike's interpolated overs fall in the 10 ms stretch it starts (or the next)
+    assert 2 <= int(said.group(4)) <= 4
+    assert float(said.group(5)) == 0.25 and 1.5 <= float(said.group(6)) <= 1.51
 
 
 def test_bad_session_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
@@ -59,10 +86,11 @@ def test_run_without_a_device_uses_the_headless_clock_and_shows_meters() -> None
     assert r.returncode == 0, r.stderr
     assert "headless clock" in r.stderr + r.stdout
     for name in ("Kick", "Snare", "Hats", "Bass", "Keys", "Pad", "Vocal", "Lead", "master L",
-                 "true peak", "momentary", "integrated"):
+                 "true peak", "momentary", "integrated", "range"):
         assert name in r.stdout
     assert "#" in r.stdout  # the meters moved
     assert "surfaced: stopped after" in r.stdout
+    assert re.search(r"^surfaced: master (did not clip|CLIPPED)", r.stdout, re.M)
 
 
 @pytest.mark.jack
@@ -131,6 +159,8 @@ def test_render_of_a_huge_float_source_stays_finite_and_says_it_clipped(tmp_path
     assert "Traceback" not in r.stderr
     audio, _ = read_wav(out)
     assert np.all(np.isfinite(audio))
-    clipped = int(re.search(r"clipped samples (\d+)", r.stdout).group(1))  # type: ignore[union-attr]
-    assert clipped > 0
+    said = re.search(r"master CLIPPED: (\d+) samples over 0 dBFS \(first at ([\d.]+) s", r.stdout)
+    assert said is not None, r.stdout
+    assert int(said.group(1)) > 0
+    assert float(said.group(2)) < 0.01  # the very first samples are over
     assert "true peak inf" not in r.stdout and "nan" not in r.stdout.lower()

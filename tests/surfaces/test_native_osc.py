@@ -63,3 +63,41 @@ def test_meters_at_their_rate_and_errors_answered() -> None:
     assert errors[0] == "/subscribe/meters: rate 1000.0 Hz out of range 0..100"
     assert "ch/1/pan: expected a number" in str(errors[1])
     assert native.stats.errors == 2
+
+
+def test_every_master_reading_is_readable_over_osc() -> None:
+    """M, S, I, LRA, sample peaks, true-peak maximum and the overs: /get and the meters bundle."""
+    import numpy as np
+
+    net = Peer()
+    engine = Engine(1, 0)
+    t = np.arange(engine.rate * 4) / engine.rate
+    tone = 0.5 * np.sin(2 * np.pi * 997 * t)
+    tone[int(engine.rate * 3):] *= 2.4  # the last second is loud: over 0 dBFS
+    engine.set_source_buffer(1, np.stack([tone, tone], axis=1).astype(np.float32))
+    mixer = Mixer(engine)
+    native = NativeOsc(mixer, net.reply, clock=lambda: net.now)
+    engine.process(int(engine.rate * 4))
+    m = engine.meters().master
+    assert m.clip_count > 0 and m.tp_over_steps > 0 and m.loudness_range_lu > 0.0
+
+    for address in ("/meters/master", "/meters/loudness", "/meters/overs"):
+        native.handle(osc("/get", address))
+    got = {e.address: e.args for _, e in net.sent}
+    lufs = got["/meters/loudness"]
+    assert lufs[0] == np.float32(m.momentary_lufs) and lufs[1] == np.float32(m.short_term_lufs)
+    assert lufs[2] == np.float32(m.integrated_lufs)
+    assert lufs[3] == np.float32(m.loudness_range_lu)
+    overs = got["/meters/overs"]
+    assert overs[0] == np.float32(20 * np.log10(max(m.true_peak_max)))
+    assert overs[1:3] == (m.clip_count, m.tp_over_steps)
+    assert 3.0 <= overs[3] < 3.001  # the first clipped sample, in seconds
+    assert overs[4] == np.float32(m.last_clip_frame / engine.rate)
+    assert got["/meters/master"][2] == np.float32(m.momentary_lufs)
+    assert native.stats.replies == 3
+
+    net.sent.clear()
+    native.handle(osc("/subscribe/meters", 10))
+    native.tick(net.now)
+    assert net.addresses("osc:udp:127.0.0.1:5000") == [
+        "/meters/ch", "/meters/master", "/meters/loudness", "/meters/overs"]
