@@ -174,10 +174,19 @@ def cmd_devices(args: argparse.Namespace) -> int:
         api = apis[d["hostapi"]]["name"]
         print(f" {mark}{d['index']:3d}  {d['name']}  ({api}; {d['max_input_channels']} in, "
               f"{d['max_output_channels']} out, {d['default_samplerate']:.0f} Hz)")
+    from surfaced.jackclient import JackUnavailable
+    from surfaced.transports import jack_midi
     from surfaced.transports.midi import MidiTransportError, list_ports
 
     try:
-        ports = list_ports(args.midi_api)
+        try:
+            if not jack_midi.use_jack(args.midi_api):
+                raise JackUnavailable("not JACK")
+            ports = jack_midi.list_ports()
+        except JackUnavailable:
+            if args.midi_api is not None and args.midi_api.lower() == "jack":
+                raise MidiTransportError("no JACK server answers") from None
+            ports = list_ports(args.midi_api)
         print(f"MIDI ports ({ports.api}):")
         for name in ports.inputs:
             print(f"  in   {name}")

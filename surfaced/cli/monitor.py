@@ -1,7 +1,8 @@
 """`surfaced monitor` and `surfaced learn`: what a surface actually sends.
 
 monitor prints every decoded event from the MIDI inputs matching a pattern
-(and an OSC port) as it arrives. learn waits for one control to move and
+(and an OSC port) as it arrives: on JACK read on a client of its own,
+`surfaced-monitor`, beside the daemon's. learn waits for one control to move and
 prints the mapping stanza for it, inferred from the messages it sent.
 """
 
@@ -13,8 +14,11 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from surfaced.events import Event
+from surfaced.jackclient import JackUnavailable
+from surfaced.transports.jack_midi import JackMidiError, JackMidiInputs, use_jack
 from surfaced.transports.midi import (
     MidiTransport,
     MidiTransportError,
@@ -43,9 +47,28 @@ def describe(event: Event) -> str:
     return "  ".join(parts)
 
 
+class MidiInputs:
+    """The MIDI inputs monitor and learn listen to: `transports`, and `close()`."""
+
+    def __init__(self, transports: list[Any], close: Callable[[], None]) -> None:
+        self.transports = transports
+        self.close = close
+
+
 def open_midi_inputs(pattern: str, api: str | None,
-                     sink: Callable[[Event], None]) -> list[MidiTransport]:
-    """One transport per input port matching `pattern` (surfaced's own ports excluded)."""
+                     sink: Callable[[Event], None]) -> MidiInputs:
+    """Every input port matching `pattern` (surfaced's own ports excluded): on a JACK
+    client of our own where the daemon would use JACK and a server runs, else rtmidi."""
+    if use_jack(api):
+        try:
+            inputs = JackMidiInputs(pattern, sink)
+        except JackUnavailable:
+            if api is not None:
+                raise MidiTransportError("no JACK server answers") from None
+        except JackMidiError as exc:
+            raise MidiTransportError(str(exc)) from None
+        else:
+            return MidiInputs(list(inputs.transports), inputs.close)
     match = port_matcher(pattern)
     transports = []
     for name in list_ports(api).inputs:
@@ -54,14 +77,20 @@ def open_midi_inputs(pattern: str, api: str | None,
                               client_name="surfaced-monitor")
             t.start()
             transports.append(t)
-    return transports
+
+    def close() -> None:
+        for t in transports:
+            t.close()
+
+    return MidiInputs(list(transports), close)
 
 
 def monitor(pattern: str, api: str | None, osc_port: int | None, seconds: float | None,
             out: Callable[[str], None]) -> int:
     """Print events until Ctrl-C or `seconds`; returns how many were printed."""
     events: queue.Queue[Event] = queue.Queue()
-    transports = open_midi_inputs(pattern, api, events.put)
+    inputs = open_midi_inputs(pattern, api, events.put)
+    transports = inputs.transports
     for t in transports:
         out(f"listening to MIDI {t.input_port}")
     if not transports:
@@ -94,8 +123,7 @@ def monitor(pattern: str, api: str | None, osc_port: int | None, seconds: float 
     except KeyboardInterrupt:
         return 0
     finally:
-        for t in transports:
-            t.close()
+        inputs.close()
 
 
 @dataclass
@@ -144,8 +172,10 @@ def learn(pattern: str, api: str | None, param: str, timeout: float,
           out: Callable[[str], None]) -> Learned | None:
     """Wait for a control to move and return its stanza (None on timeout)."""
     events: queue.Queue[Event] = queue.Queue()
-    transports = open_midi_inputs(pattern, api, events.put)
+    inputs = open_midi_inputs(pattern, api, events.put)
+    transports = inputs.transports
     if not transports:
+        inputs.close()
         out(f"no MIDI input matches {pattern!r} (see `surfaced devices`)")
         return None
     out(f"move one control on {', '.join(t.input_port or '' for t in transports)} ...")
@@ -162,8 +192,7 @@ def learn(pattern: str, api: str | None, param: str, timeout: float,
                         got.append(events.get(timeout=0.05))
                 break
     finally:
-        for t in transports:
-            t.close()
+        inputs.close()
     key = None if not got else (got[0].kind, got[0].channel, got[0].number, got[0].address)
     same = [e for e in got if (e.kind, e.channel, e.number, e.address) == key
             or (e.kind == "cc" and got[0].kind == "cc" and e.number == (got[0].number or 0) + 32)]

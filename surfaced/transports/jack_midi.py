@@ -58,7 +58,7 @@ from surfaced._native import ffi, lib
 from surfaced.events import Event
 from surfaced.jackclient import IS_INPUT, IS_OUTPUT, MIDI, JackClient, JackError, matches
 from surfaced.transports import EventSink, is_throttled
-from surfaced.transports.midi import MidiTransportStats
+from surfaced.transports.midi import MidiPorts, MidiTransportStats
 from surfaced.transports.midi_codec import (
     DEFAULT_MAX_SYSEX,
     SYSEX_TIMEOUT_S,
@@ -576,3 +576,48 @@ class JackMidiTransport:
         elif self._out_slot is not None and data:
             self._note_error(f"message of {len(data)} bytes too long for JACK MIDI; dropped")
         return False
+
+
+def use_jack(api: str | None) -> bool:
+    """Whether MIDI backend `api` (None: the default) means surfaced's own JACK client."""
+    from surfaced.jackclient import available
+
+    return (api or "jack").lower() == "jack" and available()
+
+
+def list_ports(client_name: str = "surfaced-list") -> MidiPorts:
+    """The JACK MIDI ports a surface can bind (`inputs` it reads, `outputs` it writes).
+
+    JackUnavailable when no JACK server answers.
+    """
+    with JackClient.open(client_name) as client:
+        return MidiPorts("jack", client.ports(None, MIDI, IS_OUTPUT),
+                         client.ports(None, MIDI, IS_INPUT))
+
+
+class JackMidiInputs:
+    """Every JACK MIDI port matching a pattern, read on a client of its own (monitor, learn)."""
+
+    def __init__(self, pattern: str, sink: EventSink, client_name: str = "surfaced-monitor"):
+        check_pattern(pattern)
+        self.client = JackClient.open(client_name)
+        self.hub = JackMidiHub()
+        self.transports: list[JackMidiTransport] = []
+        try:
+            self.hub.set_client(self.client)
+            for i, name in enumerate(self.client.matching([pattern], MIDI, IS_OUTPUT)):
+                if name.startswith(("surfaced", f"{self.client.name}:")):
+                    continue  # a daemon's own ports: what they carry is already ours
+                t = JackMidiTransport(sink, hub=self.hub, input=f"re:^{re.escape(name)}$",
+                                      source=f"midi:{name}", name=f"in {i + 1}")
+                t.start()
+                self.transports.append(t)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for t in self.transports:
+            t.close()
+        self.hub.close()
+        self.client.close()
