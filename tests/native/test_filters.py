@@ -62,7 +62,7 @@ def rbj(kind: str, f: float, q: float, gain_db: float,
 def magnitude_db(b: np.ndarray, a: np.ndarray, freqs: np.ndarray, rate: float) -> np.ndarray:
     """Analytic |H(e^jw)| in dB."""
     _, h = signal.freqz(b, a, worN=freqs, fs=rate)
-    return 20 * np.log10(np.abs(h))
+    return np.asarray(20 * np.log10(np.abs(h)), dtype=np.float64)
 
 
 # Which band a kind lives in (1 low shelf, 2-3 peaking, 4 high shelf; 0 = HPF).
@@ -82,7 +82,7 @@ CASES = [
 
 def run_impulse(rate: int, kind: str, f: float, q: float, gain: float, n: int) -> np.ndarray:
     """The core's impulse response of one filter (float64 copy of the float32 output)."""
-    e = Engine(1, 0, float(rate), 1024)
+    e = Engine(1, 0, rate, 1024)
     x = np.zeros(n, dtype=np.float32)
     x[0] = 1.0
     e.set_source_buffer(1, x)
@@ -127,7 +127,7 @@ def test_flat_eq_bands_are_bit_transparent() -> None:
     """EQ on, every band at 0 dB (whatever freq/Q): the output is the input, bit for bit."""
     rng = np.random.default_rng(3)
     x = (rng.standard_normal(48000) * 0.25).astype(np.float32)
-    e = Engine(1, 0, 48000.0, 256)
+    e = Engine(1, 0, 48000, 256)
     e.set_source_buffer(1, x)
     e.set("ch/1/pan", -1.0)
     e.set("ch/1/eq/on", 1)
@@ -159,7 +159,7 @@ def test_filter_chain_error_floor_is_below_minus_120_db(rate: int, chain: str) -
     rng = np.random.default_rng(11)
     n = rate * 4
     x = (rng.standard_normal(n) * 0.1).astype(np.float32)
-    e = Engine(1, 0, float(rate), 512)
+    e = Engine(1, 0, rate, 512)
     e.set_source_buffer(1, np.concatenate([x, np.zeros(1, dtype=np.float32)]))
     e.set("ch/1/pan", -1.0)
     e.set("ch/1/hpf/on", 1)
