@@ -14,7 +14,12 @@ records the start time of the block that drained it (a probe queued right
 behind the change), so latency = that block's start - the moment the message
 was sent. Both clocks are CLOCK_MONOTONIC. Idle: a generic CC controller, no
 feedback. Loaded: a Mackie Control (motor-fader echo, LED, LCD, meters at
-their rate) plus a meter reader at 30 Hz.
+their rate) plus a meter reader at 30 Hz. MIDI goes through surfaced's own
+JACK client (transports/jack_midi.py).
+
+Idle: the daemon bound to the CC box with no traffic: how often the MIDI
+reader wakes, the daemon process's CPU (getrusage), and the JACK clients it
+made (jack_lsp before and after).
 """
 
 from __future__ import annotations
@@ -204,6 +209,47 @@ def latency(mapping: str, port: str, message: Callable[[int], list[int]], sample
     return out, xruns
 
 
+def _jack_clients() -> set[str]:
+    """Client names in the JACK graph (from jack_lsp)."""
+    import subprocess
+
+    out = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
+    return {line.split(":", 1)[0] for line in out.splitlines() if ":" in line}
+
+
+def idle_jack_midi(seconds: float) -> dict[str, float]:
+    """A bound surface and no traffic: reader wake-ups, CPU of the daemon, JACK clients made."""
+    import resource
+
+    import rtmidi
+
+    ctl = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "benchctl")
+    ctl.open_virtual_port("Bench CC")
+    sink = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "benchctl")
+    sink.open_virtual_port("Bench CC")  # the mapping's `port:` binds both directions
+    before = _jack_clients()
+    try:
+        with _DaemonThread("bench-cc") as d:
+            hub = d.jack_midi
+            assert hub is not None, "MIDI is not on surfaced's JACK client"
+            time.sleep(1.0)  # settle: the first feedback, the autosave
+            s0, t0 = hub.stats(), time.monotonic()
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            time.sleep(seconds)
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            s1, t1 = hub.stats(), time.monotonic()
+            made = sorted(_jack_clients() - before)
+    finally:
+        ctl.close_port()
+        sink.close_port()
+    span = t1 - t0
+    cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / span * 100
+    return {"reader_wakeups_per_s": (s1["reader_wakeups"] - s0["reader_wakeups"]) / span,
+            "watch_passes_per_s": (s1["watch_passes"] - s0["watch_passes"]) / span,
+            "hook_cycles_per_s": (s1["cycles"] - s0["cycles"]) / span,
+            "cpu_percent": cpu, "clients": float(len(made)), "names": made}  # type: ignore[dict-item]
+
+
 def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs), q)) if xs else float("nan")
 
@@ -240,6 +286,12 @@ def main() -> None:
             print(f"  {label:<26} n={len(lat):>5}  p50 {pct(lat, 50):5.2f}  p90 {pct(lat, 90):5.2f}"
                   f"  p99 {pct(lat, 99):5.2f}  max {max(lat) if lat else float('nan'):5.2f}"
                   f"  xruns {xruns}   (target p99 < 3 ms)")
+        idle = idle_jack_midi(5.0 if args.quick else 20.0)
+        print("\nidle, one bound JACK MIDI surface (CC box), no traffic:")
+        print(f"  MIDI reader wake-ups {idle['reader_wakeups_per_s']:.2f}/s, port re-checks "
+              f"{idle['watch_passes_per_s']:.2f}/s, hook cycles {idle['hook_cycles_per_s']:.0f}/s")
+        print(f"  daemon process CPU {idle['cpu_percent']:.1f}% of a core (live audio included)")
+        print(f"  JACK clients the daemon made: {idle['clients']:.0f} {idle['names']}")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,6 @@ class Config:
     jack_client: str = "surfaced"  # the JACK client's name (audio and JACK MIDI ports)
     jack_server: str | None = None  # None: $JACK_DEFAULT_SERVER, else the default server
     midi_api: str | None = None
-    midi_poll_ms: float = 0.25  # JACK input polling period (see transports/midi.py)
     osc: list[OscListenerConfig] = field(default_factory=lambda: [
         OscListenerConfig("udp", "127.0.0.1", 9000),
         OscListenerConfig("tcp", "127.0.0.1", 9000, "size"),
@@ -195,10 +194,8 @@ def load_config(path: str | Path | None = None) -> Config:
         raise _fail(name, midi, "api", "midi.api",
                     f"expected one of {', '.join(MIDI_APIS)} (or leave it out), got {api!r}")
     cfg.midi_api = api
-    poll = midi.get("poll_ms", cfg.midi_poll_ms)
-    if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0.05 <= poll <= 10:
-        raise _fail(name, midi, "poll_ms", "midi.poll_ms", "expected milliseconds 0.05..10")
-    cfg.midi_poll_ms = float(poll)
+    # midi.poll_ms set how often JACK MIDI input was polled; input is event-driven
+    # now (transports/jack_midi.py). Still accepted, and ignored, so older files load.
     if "osc" in data:
         cfg.osc = []
         listeners = data["osc"] or []

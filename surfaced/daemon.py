@@ -41,6 +41,7 @@ from surfaced.mix.undo import UndoHistory
 from surfaced.session import Session
 from surfaced.session.document import Document
 from surfaced.surfaces.native_osc import NativeOsc
+from surfaced.transports.jack_midi import JackMidiHub, JackMidiTransport, use_jack
 from surfaced.transports.midi import MidiTransport
 from surfaced.transports.osc import OscListener
 
@@ -121,6 +122,9 @@ class Daemon:
         # mapping file -> (its mtime when it failed, when to try again)
         self.failed: dict[Path, tuple[float, float]] = {}
         self._mapping_check = asyncio.Lock()
+        # MIDI surfaces on surfaced's own JACK client (made when the first one binds)
+        self.jack_midi: JackMidiHub | None = None
+        self._midi_jack_session: Any = None  # a JACK session opened for MIDI alone
         self._midi_down_until = 0.0
         self._midi_backoff = 0.0  # seconds between attempts while the MIDI backend is down
         self._woken: asyncio.Event | None = None  # set (on the loop) by `wake`
@@ -481,12 +485,15 @@ class Daemon:
         if isinstance(match, MidiMatch) and self._midi_down_until > time.monotonic():
             self.failed[path] = (mtime, self._midi_down_until)
             return
-        if isinstance(match, MidiMatch):
+        if isinstance(match, MidiMatch) and self._midi_on_jack():
+            transport = JackMidiTransport(deliver, hub=self._jack_midi_hub(), input=match.input,
+                                          output=match.output, source=sid, name=mapping.id,
+                                          on_status=status, on_reconnect=reconnected)
+        elif isinstance(match, MidiMatch):
             transport = MidiTransport(deliver, input=match.input, output=match.output,
                                       api=self.config.midi_api, source=sid,
                                       client_name="surfaced", on_status=status,
-                                      on_reconnect=reconnected,
-                                      poll_interval=self.config.midi_poll_ms / 1000.0)
+                                      on_reconnect=reconnected)
         elif isinstance(match, SerialMatch):
             from surfaced.transports.serial import SerialTransport
 
@@ -526,6 +533,30 @@ class Daemon:
         # A transport that found its device inside start() has already called
         # reconnected(): the surface got its handshake and full state there.
         self.bindings.append(binding)
+
+    def _midi_on_jack(self) -> bool:
+        """MIDI surfaces use surfaced's own JACK client unless `midi.api` names another
+        backend (or libjack is missing); rtmidi serves ALSA, CoreMIDI and WinMM."""
+        return use_jack(self.config.midi_api)
+
+    def _jack_midi_hub(self) -> JackMidiHub:
+        """The JACK MIDI ports of every surface, on the daemon's JACK client."""
+        if self.jack_midi is None:
+            hub = JackMidiHub(watch=False)
+            if self.jack is not None:  # the audio's client: one client for everything
+                hub.follow(self.jack.session)
+            else:  # audio elsewhere (PortAudio, headless): a client for the MIDI ports
+                from surfaced.mix.jack_session import JackSession
+
+                cfg = self.config
+                session = JackSession(cfg.jack_client, cfg.jack_server,
+                                      say=self._say_from_thread)
+                hub.follow(session)
+                session.open_now()
+                session.start()
+                self._midi_jack_session = session
+            self.jack_midi = hub
+        return self.jack_midi
 
     def _osc_surface_for(self, event: Event) -> SurfaceBinding | None:
         from surfaced.transports.osc import parse_source
@@ -734,6 +765,11 @@ class Daemon:
             if b.transport is not None:
                 b.transport.close()
         self.bindings.clear()
+        if self._midi_jack_session is not None:
+            self._midi_jack_session.close()  # tells the hub first, then closes the client
+        if self.jack_midi is not None:
+            self.jack_midi.close()
+            self.jack_midi = None
         if self.native is not None:
             self.native.close()
         if self.web is not None:

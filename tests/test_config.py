@@ -24,7 +24,6 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("osc:\n  - {protocol: sctp}\n", ":2: osc[1]: OSC protocol must be 'udp' or 'tcp'"),
         ("osc:\n  - {port: 70000}\n", "osc[1]: OSC port 70000 out of range"),
         ("feedback_rate: 0\n", ":1: feedback_rate: expected 1..1000"),
-        ("midi:\n  poll_ms: 0\n", ":2: midi.poll_ms: expected milliseconds 0.05..10"),
         ("midi: {api: bogus}\n", ":1: midi.api: expected one of jack, alsa"),
         ("audio:\n  headless: \"no\"\n", ":2: audio.headless: expected true or false"),
         ("audio:\n  blok: 64\n", ":2: audio.blok: unknown setting"),

@@ -4,8 +4,9 @@ Every transport hands each decoded Event to a *sink*, a plain callable
 ``sink(event) -> None``. Where it is called from:
 
 - `osc.OscListener`: on the asyncio event loop that started the listener;
-- `midi.MidiTransport`: on the transport's own thread (its worker thread, or
-  the backend's callback thread in ``delivery="callback"`` mode).
+- `jack_midi.JackMidiTransport`: on the one reader thread of its
+  `JackMidiHub` (every JACK MIDI surface of a daemon shares it);
+- `midi.MidiTransport`: on rtmidi's callback thread (ALSA, CoreMIDI, WinMM).
 
 A sink must be quick and should not raise; if it does, the exception is
 counted in the transport's stats and logged (throttled), and the transport
@@ -13,7 +14,8 @@ goes on. To move Events onto an asyncio loop from any thread, use
 `QueueSink`.
 
 Submodules import their backends themselves (python-rtmidi only in
-`midi`), so importing this package costs nothing.
+`midi`; the native core's JACK MIDI hook in `jack_midi`), so importing this
+package costs nothing.
 """
 
 from __future__ import annotations

@@ -13,25 +13,24 @@ The first matching port, in the backend's order, is bound. Ports of
 surfaced's own client (``<client_name>:``) never match, so a surface is never
 bound to our own output.
 
-A worker thread polls the port lists every `watch_interval` seconds. When a
-bound port disappears the transport goes offline (`on_status(False)`); when a
-matching port appears it binds it and, once every configured direction is
-bound, goes online: `on_status(True)` then `on_reconnect()`, so the upper
-layer re-sends the surface's whole state. That happens on the first bind too:
-"(re)connect" means "the device needs the full picture now". The first bind
-happens inside `start()` (hooks run on the caller's thread), later ones on
-the worker thread.
+A worker thread looks at the port lists every `watch_interval` seconds.
+When a bound port disappears the transport goes offline (`on_status(False)`);
+when a matching port appears it binds it and, once every configured
+direction is bound, goes online: `on_status(True)` then `on_reconnect()`, so
+the upper layer re-sends the surface's whole state. That happens on the first
+bind too: "(re)connect" means "the device needs the full picture now". The
+first bind happens inside `start()` (hooks run on the caller's thread), later
+ones on the worker thread. Input is delivered by rtmidi's callback, on the
+backend's own thread (ALSA's and CoreMIDI's are not real-time threads).
 
-Delivery of input (`delivery`):
-
-- ``"poll"``: the worker thread drains rtmidi's queue every `poll_interval`
-  (1 ms) and calls the sink there, while an input port is bound (until then
-  it only looks for one, every `watch_interval`);
-- ``"callback"``: rtmidi calls us on its own thread;
-- ``"auto"`` (default): poll on JACK, callback elsewhere. RtMidi's JACK
-  backend runs input callbacks inside the JACK process cycle, where waiting
-  for Python's GIL would stall the whole audio graph; ALSA and CoreMIDI
-  call back from their own non-real-time threads.
+This transport serves ALSA, CoreMIDI and WinMM. On JACK the daemon reads
+MIDI on its own client instead (`jack_midi.py`): RtMidi's JACK backend makes
+a client per port, runs callbacks inside the JACK process cycle (where
+waiting for Python's GIL stalls the audio graph), and holds every message
+after a lone F0 until one ends with F7. The tests drive this transport on
+JACK all the same, the only MIDI backend a CI machine has. RtMidi joins
+SysEx chunks itself on every backend, so what reaches the parser here is
+whole messages; the partial-SysEx rules of `midi_codec` act on JACK MIDI.
 
 Backends are chosen by name ("jack", "alsa", "coremidi", "winmm"; None for
 rtmidi's default) and python-rtmidi is imported only here.
@@ -46,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import rtmidi
 
@@ -62,9 +61,6 @@ APIS: Final[dict[str, int]] = {
     "coremidi": rtmidi.API_MACOSX_CORE,
     "winmm": rtmidi.API_WINDOWS_MM,
 }
-
-Delivery = Literal["auto", "poll", "callback"]
-
 
 class MidiTransportError(Exception):
     """A MIDI backend or port could not be opened; the message says which and why."""
@@ -134,7 +130,6 @@ class MidiTransportStats:
     sink_errors: int = 0
     errors: int = 0  # everything else that went wrong: opening ports, hooks, sends
     binds: int = 0  # times the surface came online
-    polls: int = 0  # wake-ups to drain the input queue (poll delivery, input bound)
     last_error: str | None = None
 
 
@@ -152,18 +147,14 @@ class MidiTransport:
         client_name: str = "surfaced",
         on_status: Callable[[bool], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
-        delivery: Delivery = "auto",
         watch_interval: float = 0.5,
-        poll_interval: float = 0.001,
         max_sysex: int = DEFAULT_MAX_SYSEX,
         receive_clock: bool = False,
     ) -> None:
         if input is None and output is None:
             raise MidiTransportError("a MIDI transport needs an input or an output pattern")
-        if delivery not in ("auto", "poll", "callback"):
-            raise MidiTransportError(f"delivery must be auto, poll or callback, got {delivery!r}")
-        if watch_interval <= 0 or poll_interval <= 0:
-            raise MidiTransportError("watch_interval and poll_interval must be positive")
+        if watch_interval <= 0:
+            raise MidiTransportError("watch_interval must be positive")
         self.sink = sink
         self.input_pattern = input
         self.output_pattern = output
@@ -172,7 +163,6 @@ class MidiTransport:
         self.on_status = on_status
         self.on_reconnect = on_reconnect
         self.watch_interval = watch_interval
-        self.poll_interval = poll_interval
         self.stats = MidiTransportStats()
         self.parser = MidiParser(self.source, max_sysex=max_sysex)
         self.stats.parser = self.parser.stats
@@ -182,8 +172,6 @@ class MidiTransport:
         own = re.compile(rf"^{re.escape(client_name)}(-\d+)?:")
         self._is_own: Callable[[str], bool] = lambda name: own.match(name) is not None
         self._receive_clock = receive_clock
-        self._delivery = delivery
-        self._poll = False
         self._in: Any = None
         self._out: Any = None
         self._in_port: str | None = None
@@ -228,11 +216,6 @@ class MidiTransport:
         except (SystemError, rtmidi.RtMidiError) as exc:
             self._delete_clients()
             raise MidiTransportError(f"{self.source}: cannot open MIDI backend: {exc}") from exc
-        client = self._in if self._in is not None else self._out
-        self._poll = self._in is not None and (
-            self._delivery == "poll"
-            or (self._delivery == "auto" and client.get_current_api() == rtmidi.API_UNIX_JACK)
-        )
         try:
             self._watch()
         except (SystemError, rtmidi.RtMidiError) as exc:
@@ -261,32 +244,13 @@ class MidiTransport:
         self._in = self._out = None
 
     def _run(self) -> None:
-        next_watch = time.monotonic() + self.watch_interval
-        while not self._stop.is_set():
-            # Poll only a bound input: with no device there is nothing to drain,
-            # and a 1 kHz wake-up per idle surface is CPU burnt for nothing.
-            polling = self._poll and self._in_port is not None
-            if polling:
-                # time.sleep costs about half of Event.wait at a 1 kHz wake-up rate.
-                time.sleep(self.poll_interval)
-                self.stats.polls += 1
-                self._drain()
-            elif self._stop.wait(max(0.0, next_watch - time.monotonic())):
-                break
-            now = time.monotonic()
-            if now >= next_watch:
-                next_watch = now + self.watch_interval
-                try:
-                    self._watch()
-                except Exception as exc:  # keep watching whatever one pass ran into
-                    self._note_error(f"port watch failed: {type(exc).__name__}: {exc}")
+        while not self._stop.wait(self.watch_interval):
+            try:
+                self._watch()
+            except Exception as exc:  # keep watching whatever one pass ran into
+                self._note_error(f"port watch failed: {type(exc).__name__}: {exc}")
 
     # -- input ---------------------------------------------------------------
-
-    def _drain(self) -> None:
-        midi_in = self._in
-        while (item := midi_in.get_message()) is not None:
-            self._deliver(item[0])
 
     def _on_message(self, item: tuple[list[int], float], data: object = None) -> None:
         self._deliver(item[0])
@@ -320,7 +284,7 @@ class MidiTransport:
     def _bind(self, client: Any, match: Callable[[str], bool], label: str) -> str | None:
         """Open the first matching port; None if there is none (or it vanished meanwhile)."""
         for index, name in self._candidates(client, match):
-            if client is self._in and not self._poll:
+            if client is self._in:
                 # Set before opening so nothing lands in the queue meanwhile;
                 # python-rtmidi drops the callback whenever the port closes.
                 client.set_callback(self._on_message)

@@ -102,10 +102,9 @@ def make_transport(ctl: Controller, rec: Recorder, **kwargs: object) -> MidiTran
     return MidiTransport(rec, **options)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("delivery", ["auto", "callback"])
-def test_controller_bytes_become_events(controller: Controller, delivery: str) -> None:
+def test_controller_bytes_become_events(controller: Controller) -> None:
     rec = Recorder()
-    transport = make_transport(controller, rec, delivery=delivery)
+    transport = make_transport(controller, rec)
     transport.start()
     try:
         assert transport.online
@@ -132,10 +131,9 @@ def test_controller_bytes_become_events(controller: Controller, delivery: str) -
     assert transport.stats.parser.errors == 0
 
 
-@pytest.mark.parametrize("delivery", ["auto", "callback"])
-def test_port_vanishes_goes_offline_and_rebinds(controller: Controller, delivery: str) -> None:
+def test_port_vanishes_goes_offline_and_rebinds(controller: Controller) -> None:
     rec = Recorder()
-    transport = make_transport(controller, rec, delivery=delivery)
+    transport = make_transport(controller, rec)
     transport.start()
     try:
         assert transport.online
@@ -167,31 +165,6 @@ def test_waits_offline_for_a_port_that_is_not_there_yet(jack: object) -> None:
         ctl.plug_in()
         wait_until(lambda: transport.online, "the late port to be bound")
         assert rec.reconnects == 1
-    finally:
-        transport.close()
-        ctl.close()
-
-
-def test_polls_only_while_an_input_is_bound(jack: object) -> None:
-    """With no device the worker only looks for one every watch_interval; a bound input
-    is drained every poll_interval, and an unbound one no longer is."""
-    ctl = Controller(f"idle{uuid.uuid4().hex[:6]}")
-    rec = Recorder()
-    transport = make_transport(ctl, rec, delivery="poll", poll_interval=0.00025)
-    transport.start()
-    try:
-        time.sleep(0.5)  # 2000 polls' worth at the daemon's rate
-        assert not transport.online and transport.stats.polls == 0
-        ctl.plug_in()
-        wait_until(lambda: transport.online, "the port to be bound")
-        wait_until(lambda: transport.stats.polls > 10, "polling once bound")
-        ctl.send(b"\xb0\x07\x01")
-        assert rec.wait_events(1) == [Event("cc", "midi:box", 0, 7, 1)]
-        ctl.unplug()
-        wait_until(lambda: not transport.online, "the port to go away")
-        polls = transport.stats.polls
-        time.sleep(0.3)
-        assert transport.stats.polls - polls <= 1  # at most the wake-up in flight
     finally:
         transport.close()
         ctl.close()
