@@ -220,3 +220,45 @@ def test_nanokontrol2_soft_takeover(jack: object) -> None:
         nano.close()
 
     asyncio.run(scenario())
+
+
+def jack_ports() -> list[str]:
+    import subprocess
+
+    out = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
+    return out.splitlines()
+
+
+def test_midi_ports_exist_only_while_the_device_does_and_a_lone_f0_is_harmless(
+        jack: object) -> None:
+    """Issues 8 and 9 through the whole daemon: one JACK client, a MIDI port of its own
+    only while the device is there, and a device's lone F0 never makes it deaf."""
+    async def scenario() -> None:
+        async with daemon(["korg-nanokontrol2"]) as d:
+            await until(lambda: bool(d.bindings), what="the binding")
+            b = d.bindings[0]
+            await asyncio.sleep(0.3)
+            assert not b.transport.online
+            assert [p for p in jack_ports() if p.startswith("surfaced")] == []
+            nano = Controller("korgctl2", "nanoKONTROL2 MIDI 1")
+            try:
+                await until(lambda: b.transport.online, what="bound when the device came")
+                ours = sorted(p for p in jack_ports() if p.startswith("surfaced"))
+                assert ours == ["surfaced:korg-nanokontrol2 in", "surfaced:korg-nanokontrol2 out"]
+                # the lone F0, then the user moves ch 1's knob: heard at once
+                before = d.mixer.get("ch/1/pan")
+                nano.send(0xF0)
+                for v in (0, 10, 20, 30):
+                    nano.send(0xB0, 16, v)  # knob 1 (pan), picked up by soft takeover
+                    await asyncio.sleep(0.01)
+                await until(lambda: d.mixer.get("ch/1/pan") != before, what="the knob heard")
+                assert b.transport.stats.parser.sysex_interrupted == 1
+            finally:
+                nano.close()
+            await until(lambda: not b.transport.online, what="offline when it went")
+            await until(lambda: not [p for p in jack_ports() if p.startswith("surfaced")],
+                        what="our ports gone with the device")
+            assert d.jack_midi is not None and d.jack_midi.client is not None
+            assert d.jack_midi.client.name == "surfaced"  # the one client of this daemon
+
+    asyncio.run(scenario())
