@@ -26,6 +26,7 @@ struct sf_jack_audio {
     int *in_col;             /* input port i feeds device input in_col[i] */
     int in_width;            /* device inputs the engine reads (interleave width) */
     float *in_scratch;       /* SF_MAX_BLOCK x in_width */
+    int in_gaps;             /* some device input below in_width has no port: zero it */
     int n_out;
     void **out_ports;
     int *out_src;            /* SF_OUT_* per output port */
@@ -57,12 +58,19 @@ static void hook(void *arg, uint32_t nframes) {
     const float *in = NULL;
     if (a->in_width > 0) {
         float *s = a->in_scratch;
-        memset(s, 0, sizeof(float) * (size_t)nframes * (size_t)a->in_width);
+        const size_t w = (size_t)a->in_width;
+        /* Port by port, each a column of the scratch: 2-3 us for 64 ports of 64
+         * frames, 6-8 us for 128 (benchmarks/RESULTS.md); zeroing it first
+         * would double that, so only inputs no port feeds are zeroed. */
+        if (a->in_gaps) memset(s, 0, sizeof(float) * (size_t)nframes * w);
         for (int i = 0; i < a->n_in; i++) {
             const float *p = sf_jack_rt.port_get_buffer(a->in_ports[i], nframes);
-            if (!p) continue;
-            const int w = a->in_width, col = a->in_col[i];
-            for (uint32_t k = 0; k < nframes; k++) s[(size_t)k * (size_t)w + (size_t)col] = p[k];
+            float *d = s + (size_t)a->in_col[i];
+            if (p) {
+                for (uint32_t k = 0; k < nframes; k++) d[(size_t)k * w] = p[k];
+            } else {
+                for (uint32_t k = 0; k < nframes; k++) d[(size_t)k * w] = 0.0f;
+            }
         }
         in = s;
     }
@@ -104,6 +112,16 @@ sf_jack_audio *sf_jack_audio_attach(sf_jack *j, sf_stream_ctx *ctx, void *const 
         if (in_cols[i] + 1 > width) width = in_cols[i] + 1;
     }
     a->in_width = width;
+    if (width > 0) {
+        unsigned char *fed = calloc((size_t)width, 1);
+        if (!fed) {
+            free(a);
+            return NULL;
+        }
+        for (int i = 0; i < n_in; i++) fed[in_cols[i]] = 1;
+        for (int c = 0; c < width; c++) a->in_gaps |= !fed[c];
+        free(fed);
+    }
     size_t ni = n_in ? (size_t)n_in : 1u, no = n_out ? (size_t)n_out : 1u;
     a->in_ports = calloc(ni, sizeof(void *));
     a->in_col = calloc(ni, sizeof(int));

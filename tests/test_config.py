@@ -60,3 +60,19 @@ def test_enabled_names_without_a_file_are_reported() -> None:
     cfg = Config(enable=["mackie-control", "mackie-contrl"])
     assert [f.stem for f in cfg.mapping_files()] == ["mackie-control"]
     assert cfg.missing_mappings() == ["mackie-contrl"]
+
+
+def test_jack_client_settings(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("audio: {backend: jack, jack_client: desk, jack_server: studio}\n")
+    cfg = load_config(f)
+    assert (cfg.audio_backend, cfg.jack_client, cfg.jack_server) == ("jack", "desk", "studio")
+    assert (Config().audio_backend, Config().jack_client) == ("auto", "surfaced")
+    for text, needle in [("audio: {backend: alsa}\n", "audio.backend: expected one of auto"),
+                         ("audio: {jack_client: 'a:b'}\n", "audio.jack_client"),
+                         ("audio: {jack_client: ''}\n", "audio.jack_client"),
+                         ("audio: {jack_server: 3}\n", "audio.jack_server")]:
+        f.write_text(text)
+        with pytest.raises(ConfigError, match=needle) as err:
+            load_config(f)
+        assert f"{f}:1:" in str(err.value)

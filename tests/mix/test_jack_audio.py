@@ -7,6 +7,7 @@ plays the part of the other applications and reads what surfaced's ports carry.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -186,3 +187,41 @@ def test_connections_follow_ports_that_come_and_hand_changes(jack) -> None:
             assert wedge.connections(bus_l) == ["wedge:in_1"]
     finally:
         backend.close()
+
+
+def test_input_ports_feed_their_channels(jack) -> None:
+    """A tone into `surfaced:Snare` (device input 3) reaches channel 2 and nothing else;
+    device input 2, which no channel reads, has no port."""
+    import shutil
+    import subprocess
+
+    if shutil.which("jack_metro") is None:
+        pytest.skip("jack_metro missing (apt-get install jackd2 example clients)")
+    s = Session(path="<test>", buses=0)
+    s.channels = [ChannelConfig("Kick", Source("input", first_input=0)),
+                  ChannelConfig("Snare", Source("input", first_input=2))]
+    e = Engine(2, 0, jack.rate, 512)
+    e.set_source_input(1, 0, False)
+    e.set_source_input(2, 2, False)
+    e.settle()
+    inputs, outputs = plan_ports(s, ["Kick", "Snare"], 0)
+    tone = subprocess.Popen(["jack_metro", "-n", "sfaudiotone", "-b", "600", "-f", "440",
+                             "-A", "0.5", "-D", "80"], env=dict(os.environ,
+                                                                  JACK_DEFAULT_SERVER=jack.name),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with JackClient.open("sfaudio", jack.name) as client:
+            audio = JackAudio(e, inputs, outputs)
+            audio.attach(client)
+            try:
+                assert _wait(lambda: client.ports("^sfaudiotone:"))
+                client.connect(client.ports("^sfaudiotone:")[0], "sfaudio:Snare")
+                assert _wait(lambda: e.meters().ch_peak[1] > 0.1), e.meters().ch_peak
+                assert e.meters().ch_peak[0] == 0.0  # Kick's port carries nothing
+                assert sorted(client.ports("^sfaudio:")) == [
+                    "sfaudio:Kick", "sfaudio:Master L", "sfaudio:Master R", "sfaudio:Snare"]
+            finally:
+                audio.detach()
+    finally:
+        tone.terminate()
+        tone.wait(timeout=10)
