@@ -167,6 +167,8 @@ class Daemon:
         from surfaced.mix.jack_backend import JackBackend
 
         cfg = self.config
+        if cfg.audio_backend == "auto" and cfg.audio_device is not None:
+            return False  # a device named in the configuration: PortAudio's
 
         def switched(driver: Any, where: str) -> None:
             self.driver, self.where = driver, where

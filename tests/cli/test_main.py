@@ -164,3 +164,14 @@ def test_render_of_a_huge_float_source_stays_finite_and_says_it_clipped(tmp_path
     assert int(said.group(1)) > 0
     assert float(said.group(2)) < 0.01  # the very first samples are over
     assert "true peak inf" not in r.stdout and "nan" not in r.stdout.lower()
+
+
+@pytest.mark.jack
+def test_run_joins_jack_as_its_own_client(jack: object) -> None:
+    """With a JACK server up, `run` is a JACK client of its own, named by --jack-client."""
+    r = surfaced("run", "--seconds", "2.5", "--block", "64", "--jack-client", "sfcli",
+                 "--quiet", "--no-osc")
+    assert r.returncode == 0, r.stderr
+    assert "joined JACK as 'sfcli'" in r.stderr, r.stderr
+    r = surfaced("run", "--seconds", "1", "--jack-client", "a:b")
+    assert r.returncode == 2 and "a JACK client name is 1..63 bytes, no ':'" in r.stderr
