@@ -334,6 +334,33 @@ typedef float vfhu __attribute__((vector_size(DW * 4), may_alias, aligned(DW * 4
 static inline vd vldd(const double *p) { return *(const vda *)p; }
 static inline void vstd(double *p, vd v) { *(vda *)p = v; }
 
+/* DW floats at p (aligned) widened to doubles, and back: one instruction each
+ * where the target has it (gcc's generic conversion goes through the stack
+ * for some widths). */
+static inline vd vld_widen(const float *p) {
+#if KW == 16 && defined(__AVX512F__)
+    return (vd)_mm512_cvtps_pd(_mm256_load_ps(p));
+#elif KW == 8 && defined(__AVX__)
+    return (vd)_mm256_cvtps_pd(_mm_load_ps(p));
+#elif KW == 4 && defined(__SSE2__)
+    return (vd)_mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)p)));
+#else
+    return __builtin_convertvector(*(const vfhu *)p, vd);
+#endif
+}
+
+static inline void vst_narrow(float *p, vd v) {
+#if KW == 16 && defined(__AVX512F__)
+    _mm256_store_ps(p, _mm512_cvtpd_ps((__m512d)v));
+#elif KW == 8 && defined(__AVX__)
+    _mm_store_ps(p, _mm256_cvtpd_ps((__m256d)v));
+#elif KW == 4 && defined(__SSE2__)
+    _mm_store_sd((double *)(void *)p, _mm_castps_pd(_mm_cvtpd_ps((__m128d)v)));
+#else
+    *(vfhu *)p = __builtin_convertvector(v, vfh);
+#endif
+}
+
 static inline __attribute__((always_inline)) void chain(sf_group *g, int q, float *RESTRICT X,
                                                          int m, const int NS) {
     vd b0[SF_MAX_STAGES], b1[SF_MAX_STAGES], b2[SF_MAX_STAGES], na1[SF_MAX_STAGES],
@@ -350,7 +377,7 @@ static inline __attribute__((always_inline)) void chain(sf_group *g, int q, floa
         s1[s] = vldd(&g->z1[sl][o]);
     }
     for (int k = 0; k < m; k++) {
-        vd v = __builtin_convertvector(*(const vfhu *)(X + k * SF_LANES + o), vd);
+        vd v = vld_widen(X + k * SF_LANES + o);
         for (int s = 0; s < NS; s++) {
             vd y = b0[s] * v + s0[s];
             /* the y-dependent product last: it is the recurrence's critical path */
@@ -358,7 +385,7 @@ static inline __attribute__((always_inline)) void chain(sf_group *g, int q, floa
             s1[s] = b2[s] * v + na2[s] * y;
             v = y;
         }
-        *(vfhu *)(X + k * SF_LANES + o) = __builtin_convertvector(v, vfh);
+        vst_narrow(X + k * SF_LANES + o, v);
     }
     for (int s = 0; s < NS; s++) {
         int sl = g->slot_list[s];
