@@ -2,11 +2,16 @@
 """Generate docs/reliability.md from a test run: `.venv/bin/python scripts/reliability.py`.
 
 Runs the tests marked `figures` (the ones that kill the daemon, restart JACK
-under it, recall scenes while audio runs, autosave a 64-channel session, ...)
-with SURFACED_FIGURES pointing at a scratch file; each test records what it
-measured through the `figures` fixture (tests/conftest.py). The page is then
-written from those numbers, with the machine and the date: nothing on it is
-typed by hand. A failing test fails the script and leaves the page alone.
+under it, recall scenes while audio runs, autosave a 64-channel session, fuzz
+every parser, soak a real daemon, ...) with SURFACED_FIGURES pointing at a
+scratch file; each test records what it measured through the `figures`
+fixture (tests/conftest.py). Then it runs the test of each attack of issue 8
+(ATTACKS) and reads each one's outcome from a JUnit report. The long fuzz run
+(`scripts/fuzz`, which writes docs/reliability-fuzz.json) is shown from that
+file. The page is written from those numbers, with the machine and the date:
+nothing on it is typed by hand. A failing figures test fails the script and
+leaves the page alone; a failing attack test is shown as failing on the page
+and fails the script too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +41,52 @@ ROWS: list[tuple[str, str]] = [
     ("jack_restarts_survived", "JACK server restarts survived under the running daemon"),
     ("audio_fallback_s", "Time from JACK stopping to the headless clock, worst"),
     ("audio_return_s", "Time from JACK returning to playing through it again, worst"),
+]
+
+
+PARSERS = [("midi", "MIDI bytes and SysEx"), ("osc", "OSC packets and bundles"),
+           ("slip", "SLIP streams"), ("box", "the DIY box protocol (SLIP + strict OSC)"),
+           ("mapping", "mapping files"), ("session", "session files"),
+           ("config", "config files"), ("audio", "audio files (libsndfile + soxr)")]
+TRANSPORTS = [("midi", "MIDI over JACK"), ("udp", "OSC over UDP"), ("tcp", "OSC over TCP"),
+              ("box", "DIY box over a pty")]
+
+# The attacks of issue 8, each with the tests that show it is fixed: (file, the
+# test's name or a part of it). A row whose tests are not (yet) in the tree reads
+# "open".
+ATTACKS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("A lone F0 (SysEx start) makes a MIDI surface deaf",
+     [("tests/transports/test_jack_midi.py", "lone_sysex_start"),
+      ("tests/test_surfaces_e2e.py", "lone_f0")]),
+    ("/norm NaN, inf or out of range is refused with /error, never clamped",
+     [("tests/test_hostile_values.py", "bad_norm_position"),
+      ("tests/test_hostile_values.py", "bad_value_in_the_unit")]),
+    ("YAML alias bombs in session, mapping and config files",
+     [("tests/test_hostile_files.py", "alias_bomb")]),
+    ("Audio file loader memory (soundfile + soxr; a header's frame count not trusted)",
+     [("tests/session/test_wavio.py", "large_file_costs_its_float32_size"),
+      ("tests/session/test_wavio.py", "flac_stream_of_unknown_length")]),
+    ("A FIFO, a device or a symlink to /dev/zero named *.yaml in a mappings folder",
+     [("tests/test_hostile_files.py", "only_regular_files"),
+      ("tests/test_daemon_mapping_files.py", "fifo_and_device")]),
+    ("32 idle TCP connections lock the others out (idle timeout, eviction)",
+     [("tests/transports/test_osc_fairness.py", "32_idle_connections"),
+      ("tests/transports/test_osc_fairness.py", "idlest_connection"),
+      ("tests/transports/test_osc_fairness.py", "idle_timeout")]),
+    ("A feedback bundle larger than one datagram (split)",
+     [("tests/surfaces/test_native_osc_datagrams.py", "datagrams_that_fit"),
+      ("tests/surfaces/test_native_osc_datagrams.py", "too_big_for_any_bundle")]),
+    ("A UDP port held by an exiting instance (retried, native and X32 listeners)",
+     [("tests/transports/test_osc_fairness.py", "taken_udp_port"),
+      ("tests/transports/test_osc_fairness.py", "old_instance_lets_go"),
+      ("tests/test_daemon_x32.py", "taken_port_is_retried")]),
+    ("A user's copy of a shipped mapping binds twice",
+     [("tests/test_daemon_mapping_files.py", "user_copy_replaces")]),
+    ("SIGHUP reloads the config and mappings (a bad config refused, the old kept)",
+     [("tests/cli/test_hangup_and_logging.py", "sighup_reloads")]),
+    ("Logging configured (levels, syslog priorities off a terminal)",
+     [("tests/cli/test_hangup_and_logging.py", "library_log_lines"),
+      ("tests/cli/test_hangup_and_logging.py", "log_formats_and_levels")]),
 ]
 
 
@@ -59,17 +111,94 @@ def show(entry: dict[str, object]) -> str:
     return f"{text} {unit}".strip()
 
 
-def render(figures: dict[str, dict[str, object]], took: float) -> str:
+def _value(figures: dict[str, dict[str, object]], key: str) -> str:
+    entry = figures.get(key)
+    return "not measured" if entry is None else show(entry)
+
+
+def _fuzz_rows(figures: dict[str, dict[str, object]], long: dict[str, dict[str, object]]
+               ) -> list[str]:
+    lines = [
+        "## Fuzzing",
+        "",
+        "Each parser and loader under atheris (coverage-guided; tests/fuzz/targets.py says",
+        "what each target checks): an escape is an input that raised anything but the",
+        "project's own error, broke an invariant, hung (20 s) or took over 2 GB. The test",
+        "run fuzzes 10^4 inputs per byte parser and 2x10^3 per file loader",
+        "(tests/fuzz/test_atheris.py); the long run is `scripts/fuzz --runs 1000000`"
+        + (f", last run {long['fuzz_long_run']['value']}" if "fuzz_long_run" in long else
+           " (not run yet)") + ".",
+        "",
+        "| parser | inputs (test run) | escapes | inputs (long run) | escapes (long run) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, title in PARSERS:
+        lines.append(f"| {title} | {_value(figures, f'fuzz_{name}_inputs')} | "
+                     f"{_value(figures, f'fuzz_{name}_escapes')} | "
+                     f"{_value(long, f'fuzz_long_{name}_inputs')} | "
+                     f"{_value(long, f'fuzz_long_{name}_escapes')} |")
+    return [*lines, ""]
+
+
+def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
+    what = figures.get("soak_midi_events", {}).get("what", "")
+    lines = [
+        "## Soak",
+        "",
+        "tests/test_soak.py: a real `surfaced run` with every transport writing random valid",
+        "values at once, garbage between them, OSC subscribers joining and leaving and",
+        "SIGHUP reloads with a broken mapping file; then the final state, the change log",
+        "and every surface's feedback are compared with what was sent"
+        + (f" ({what.split('(')[-1].split(')')[0]})" if "seed" in str(what) else "") + ".",
+        "The long run: `SURFACED_SOAK_SECONDS=1800 pytest -m soak`.",
+        "",
+        "| transport | valid events | garbage and result |",
+        "| --- | --- | --- |",
+    ]
+    for name, title in TRANSPORTS:
+        entry = figures.get(f"soak_{name}_events")
+        lines.append(f"| {title} | {_value(figures, f'soak_{name}_events')} | "
+                     f"{entry.get('what', '') if entry else ''} |")
+    lines += ["", "| invariant | value | how it was measured |", "| --- | --- | --- |"]
+    for key, title in [("soak_lost", "Valid events lost"), ("soak_doubled", "Events doubled"),
+                       ("soak_rss_drift_mb", "RSS drift"), ("soak_fd_drift", "Open files drift"),
+                       ("soak_xruns", "xruns during the soak"),
+                       ("soak_idle_xruns", "xruns idle, same length"),
+                       ("soak_subscriber_joins", "Subscribers joined and left")]:
+        entry = figures.get(key)
+        lines.append(f"| {title} | {_value(figures, key)} | "
+                     f"{entry.get('what', '') if entry else ''} |")
+    return [*lines, ""]
+
+
+def _attack_rows(attacks: list[tuple[str, str, str]]) -> list[str]:
+    lines = ["## Attacks (issue 8)", "", "Each attack with its result, read from its tests in "
+             "this run.", "", "| attack | result | tests |", "| --- | --- | --- |"]
+    for title, result, tests in attacks:
+        lines.append(f"| {title} | {result} | {tests} |")
+    return [*lines, ""]
+
+
+def render(figures: dict[str, dict[str, object]], took: float,
+           long: dict[str, dict[str, object]] | None = None,
+           attacks: list[tuple[str, str, str]] | None = None) -> str:
     """The page, from the recorded figures."""
+    long = long or {}
     lines = [
         "# Reliability figures",
         "",
         "Generated by `scripts/reliability.py` from a run of the tests marked `figures`",
-        "(`pytest -m figures`); not typed by hand. Re-run the script to refresh it.",
+        "(`pytest -m figures`) and of the attack tests; not typed by hand. Re-run the",
+        "script to refresh it.",
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- Machine: {machine()}",
         f"- Test run: {took:.0f} s",
+        "",
+        *_fuzz_rows(figures, long),
+        *_soak_rows(figures),
+        *_attack_rows(attacks or []),
+        "## Recovery and recall",
         "",
         "| figure | value | how it was measured |",
         "| --- | --- | --- |",
@@ -80,11 +209,54 @@ def render(figures: dict[str, dict[str, object]], took: float) -> str:
             lines.append(f"| {title} | not measured | |")
         else:
             lines.append(f"| {title} | {show(entry)} | {entry.get('what', '')} |")
-    extra = sorted(k for k in figures if k not in dict(ROWS))
-    for key in extra:
+    shown = {*dict(ROWS), *(k for k in figures if k.startswith(("fuzz_", "soak_")))}
+    for key in sorted(k for k in figures if k not in shown):
         entry = figures[key]
         lines.append(f"| {key} | {show(entry)} | {entry.get('what', '')} |")
     return "\n".join(lines) + "\n"
+
+
+def attack_tests() -> dict[str, list[str]]:
+    """Node ids of each attack's tests that exist now (collected, not guessed)."""
+    files = sorted({f for _t, tests in ATTACKS for f, _k in tests if (ROOT / f).exists()})
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", *files], cwd=ROOT, capture_output=True,
+                          text=True)
+    ids = [line.strip() for line in proc.stdout.splitlines() if "::" in line]
+    return {title: [i for i in ids for f, key in tests
+                    if i.startswith(f + "::") and key in i.split("::")[-1]]
+            for title, tests in ATTACKS}
+
+
+def run_attacks(report: Path) -> tuple[list[tuple[str, str, str]], bool]:
+    """Run each attack's tests; rows of (attack, result, tests) and whether all passed."""
+    by_attack = attack_tests()
+    ids = sorted({i for found in by_attack.values() for i in found})
+    outcome: dict[str, str] = {}
+    if ids:
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        f"--junitxml={report}", *ids], cwd=ROOT)
+        for case in ET.parse(report).getroot().iter("testcase"):
+            name = case.get("name", "")
+            failed = case.find("failure") is not None or case.find("error") is not None
+            skipped = case.find("skipped") is not None
+            outcome[name] = "failed" if failed else "skipped" if skipped else "passed"
+    rows, ok = [], True
+    for title, _tests in ATTACKS:
+        found = by_attack[title]
+        names = [i.split("::")[-1] for i in found]
+        results = [outcome.get(n, "not run") for n in names]
+        if not found:
+            result = "open (no test in the tree)"
+        elif all(r == "passed" for r in results):
+            result = f"fixed: {len(found)} of {len(found)} tests pass"
+        else:
+            ok = False
+            bad = [f"{n} {r}" for n, r in zip(names, results, strict=True) if r != "passed"]
+            result = "NOT FIXED: " + ", ".join(bad)
+        funcs = dict.fromkeys(i.split("[")[0] for i in found)  # one line per test function
+        rows.append((title, result, "<br>".join(f"`{f}`" for f in funcs)))
+    return rows, ok
 
 
 def main() -> int:
@@ -94,15 +266,18 @@ def main() -> int:
         started = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "figures",
                                "-p", "no:cacheprovider", *sys.argv[1:]], cwd=ROOT, env=env)
-        took = time.monotonic() - started
         if proc.returncode != 0:
             print("scripts/reliability.py: the test run failed; docs/reliability.md unchanged",
                   file=sys.stderr)
             return proc.returncode
         figures = json.loads(out.read_text()) if out.exists() else {}
-    (ROOT / "docs" / "reliability.md").write_text(render(figures, took))
-    print(f"wrote docs/reliability.md ({len(figures)} figures)")
-    return 0
+        attacks, attacks_ok = run_attacks(Path(tmp) / "attacks.xml")
+        took = time.monotonic() - started
+    long_file = ROOT / "docs" / "reliability-fuzz.json"
+    long = json.loads(long_file.read_text()) if long_file.exists() else {}
+    (ROOT / "docs" / "reliability.md").write_text(render(figures, took, long, attacks))
+    print(f"wrote docs/reliability.md ({len(figures)} figures, {len(attacks)} attacks)")
+    return 0 if attacks_ok else 1
 
 
 if __name__ == "__main__":

@@ -32,9 +32,12 @@ change in the change log. Afterwards:
   controller and the box, their last feedback for the 12 parameters the
   others own (their own are what they last sent, checked above);
 - the daemon's RSS and open files at the end are within a stated bound of
-  their value after warming up, and its xruns are recorded next to those
-  of an idle run of the same length (the audio runs on surfaced's own JACK
-  client on the test's JACK server).
+  their value after warming up (RSS_BOUND_MB, FD_BOUND);
+- its xruns (the audio runs on surfaced's own JACK client on the test's JACK
+  server) are recorded next to those of an idle run of the same length and
+  JACK graph. They are recorded, not asserted: on a shared 2-core VM the
+  senders, the subscribers and the machine's other jobs take the CPU the
+  JACK cycle needs, which no code in the daemon can guarantee against.
 
 The seed is printed (SURFACED_SOAK_SEED repeats a run). Nothing asserts on
 timing; every wait is bounded and polls for an outcome.
@@ -546,7 +549,9 @@ def _xruns(said: str) -> int:
 
 def _idle_then_soak(daemon: Daemon, pty: Pty, rng: random.Random, mappings: Path,
                     figures: Figures, seed: int) -> None:
-    # The idle run: the same daemon, configuration and length, nothing sent.
+    # The idle run: the same daemon, configuration, JACK graph (the controller's ports
+    # are there) and length, nothing sent.
+    ctl = MidiController()
     daemon.start()
     time.sleep(SECONDS)
     code, said = daemon.stop()
@@ -558,7 +563,6 @@ def _idle_then_soak(daemon: Daemon, pty: Pty, rng: random.Random, mappings: Path
     box = BoxEmulator(pty)
     assert box.greeted.wait(WAIT), "the daemon never said /hello to the box"
     recs = {name: Record() for name in ("midi", "udp", "tcp", "box")}
-    ctl = MidiController()
     tcp_peer = TcpPeer(daemon.tcp)
     watcher = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a subscriber that stays
     watcher.bind(("127.0.0.1", 0))
