@@ -123,6 +123,11 @@ def test_buffer_size_changes_do_not_stop_the_engine() -> None:
     e = Engine(1, 1, 48000, 512)
     e.set_source_input(1, 0, False)
     inputs, outputs = plan_ports(s, ["Kick"], 1)
+    from surfaced.mix.audio import acquire_portaudio, release_portaudio
+
+    # libjack keeps one server's engine state per process: no PortAudio client on the
+    # session's server while ours is on this one (other tests leave it initialised)
+    release_portaudio()
     # jack_bufsize has no server option: it finds the server in JACK_DEFAULT_SERVER,
     # which jack_server() sets
     with jack_server() as srv, JackClient.open("surfaced", srv.name) as client:
@@ -150,6 +155,7 @@ def test_buffer_size_changes_do_not_stop_the_engine() -> None:
                 assert _wait(lambda: audio.callbacks > n + 5)  # and back to normal
         finally:
             audio.detach()
+    acquire_portaudio()  # as the other tests expect it
 
 
 def test_connections_follow_ports_that_come_and_hand_changes(jack) -> None:

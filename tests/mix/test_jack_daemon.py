@@ -24,7 +24,7 @@ from jack_server import _wait_until_up, jackd_path
 from surfaced.config import Config
 from surfaced.daemon import Daemon
 from surfaced.jackclient import JackClient, JackUnavailable
-from surfaced.mix.audio import HeadlessClock
+from surfaced.mix.audio import HeadlessClock, acquire_portaudio, release_portaudio
 from surfaced.mix.jack_audio import JackAudio
 from surfaced.session import load_session
 from surfaced.yamlmarks import load_file
@@ -77,6 +77,19 @@ class Jackd:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def portaudio_off_jack() -> Iterator[None]:
+    """No PortAudio client on another server meanwhile: libjack keeps one server's
+    engine state per process, so a PortAudio left initialised on the session's
+    server (as other tests leave it) and our client on this test's server would
+    corrupt each other (a crash in a libjack thread). Put back afterwards."""
+    release_portaudio()
+    try:
+        yield
+    finally:
+        acquire_portaudio()
 
 
 @pytest.fixture
