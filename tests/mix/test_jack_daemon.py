@@ -63,7 +63,7 @@ class Jackd:
         assert exe is not None
         self.proc = subprocess.Popen(
             [exe, "-n", self.name, "-d", "dummy", "-r", str(RATE), "-p", "64", "-C", "4",
-             "-P", "4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+             "-P", "4"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"))
         _wait_until_up(self.name, self.proc)
 
@@ -77,6 +77,8 @@ class Jackd:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @pytest.fixture(autouse=True)
