@@ -691,9 +691,10 @@ def _idle_then_soak(daemon: Daemon, pty: Pty, rng: random.Random, mappings: Path
     figures.record("soak_doubled", doubled, "events", "changes logged beyond the writes sent")
     figures.record("soak_rss_drift_mb", round(rss_drift, 1), "MB",
                    f"daemon RSS at the end minus after warming up ({samples[0][0]:.0f} MB; "
-                   f"midway {samples[1][0]:.0f} MB)")
+                   f"midway {samples[1][0]:.0f} MB); the test fails above {RSS_BOUND_MB:g} MB")
     figures.record("soak_fd_drift", fd_drift, "files",
-                   f"daemon open files at the end minus after warming up ({samples[0][1]})")
+                   f"daemon open files at the end minus after warming up ({samples[0][1]}); "
+                   f"the test fails beyond +-{FD_BOUND}")
     figures.record("soak_xruns", soak_xruns, "xruns",
                    f"xruns of the daemon's JACK client during the soak; an idle run of the "
                    f"same length had {idle_xruns}")
