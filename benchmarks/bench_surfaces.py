@@ -250,6 +250,41 @@ def idle_jack_midi(seconds: float) -> dict[str, float]:
             "cpu_percent": cpu, "clients": float(len(made)), "names": made}  # type: ignore[dict-item]
 
 
+def reader_latency(samples: int, realtime: bool = True) -> tuple[list[float], bool]:
+    """ms from the JACK cycle that read an event (its stamp) to the sink getting it.
+
+    The JACK MIDI transport alone on a client of its own, a controller
+    sending at random phases; the second value says whether the reader got
+    real-time priority.
+    """
+    import rtmidi
+
+    from surfaced.jackclient import JackClient
+    from surfaced.transports.jack_midi import JackMidiHub, JackMidiTransport
+
+    name = f"benchdev{int(realtime)}"
+    dev = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name)
+    dev.open_virtual_port("out")
+    lat: list[float] = []
+    with JackClient.open("benchmidi") as client:
+        hub = JackMidiHub(realtime=realtime)
+        hub.set_client(client)
+        t = JackMidiTransport(lambda ev: lat.append((time.monotonic() - ev.time) * 1000),
+                              hub=hub, input=f"{name}:out")
+        t.start()
+        time.sleep(0.3)
+        for i in range(samples):
+            dev.send_message([0xB0, 1, i % 128])
+            time.sleep(random.uniform(0.002, 0.006))
+        time.sleep(0.3)
+        t.close()
+        realtime = hub.realtime
+        hub.close()
+    dev.close_port()
+    dev.delete()
+    return lat, realtime
+
+
 def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs), q)) if xs else float("nan")
 
@@ -286,6 +321,13 @@ def main() -> None:
             print(f"  {label:<26} n={len(lat):>5}  p50 {pct(lat, 50):5.2f}  p90 {pct(lat, 90):5.2f}"
                   f"  p99 {pct(lat, 99):5.2f}  max {max(lat) if lat else float('nan'):5.2f}"
                   f"  xruns {xruns}   (target p99 < 3 ms)")
+        print("\nJACK MIDI reader, the cycle that read an event -> the surface gets it, ms")
+        for ask in (True, False):
+            lat, realtime = reader_latency(samples, ask)
+            label = "real-time priority" if realtime else "normal priority"
+            print(f"  {label:<26} n={len(lat):>5}  p50 {pct(lat, 50):5.3f}  "
+                  f"p90 {pct(lat, 90):5.3f}  p99 {pct(lat, 99):5.3f}  "
+                  f"max {max(lat) if lat else float('nan'):5.3f}")
         idle = idle_jack_midi(5.0 if args.quick else 20.0)
         print("\nidle, one bound JACK MIDI surface (CC box), no traffic:")
         print(f"  MIDI reader wake-ups {idle['reader_wakeups_per_s']:.2f}/s, port re-checks "

@@ -106,9 +106,10 @@ class JackMidiHub:
     """Every JACK MIDI transport of a daemon on one client: slots, reader, watcher."""
 
     def __init__(self, *, in_ring: int = IN_RING_BYTES, out_ring: int = OUT_RING_BYTES,
-                 watch: bool = True) -> None:
+                 watch: bool = True, realtime: bool = True) -> None:
         """`watch`: run a port watcher of our own; False when `follow` gives the
-        JACK session's thread that job (`on_graph`)."""
+        JACK session's thread that job (`on_graph`). `realtime`: ask for
+        real-time priority for the reader (see `_realtime_priority`)."""
         native = lib.sf_jack_midi_new(in_ring, out_ring)
         if native == ffi.NULL:
             raise MemoryError("cannot allocate the JACK MIDI rings")
@@ -127,6 +128,7 @@ class JackMidiHub:
         self._closed = False
         self.reader_wakeups = 0  # times the reader returned from its wait
         self.realtime = False  # the reader got real-time priority (set by the reader)
+        self._want_realtime = realtime
         self.watch_passes = 0  # times the watcher re-checked the ports
         self._reader = threading.Thread(target=self._read_loop, name="jack-midi reader",
                                         daemon=True)
@@ -379,7 +381,7 @@ class JackMidiHub:
             client.wait(WATCH_WAIT_S)
 
     def _read_loop(self) -> None:
-        self.realtime = _realtime_priority()
+        self.realtime = self._want_realtime and _realtime_priority()
         native, buf, view = self._native, self._buf, self._view
         cap = len(view)
         unpack = _HEADER.unpack_from
