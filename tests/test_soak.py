@@ -6,7 +6,8 @@ each with garbage between them:
 
 - MIDI over real JACK MIDI ports (python-rtmidi): CC 20..23 -> ch/1..4/pan
   (tests/soak/soak-midi.yaml); garbage: stray data bytes, undefined status
-  bytes, stray EOX, truncated messages, unknown SysEx, unmapped CCs;
+  bytes, stray EOX, truncated messages, unknown SysEx, lone SysEx starts,
+  CCs on other MIDI channels;
 - OSC over UDP: /ch/5..8/fader; garbage from another socket: random bytes,
   NaN / infinite / out-of-range values for the same parameters (refused
   with /error), unknown addresses;
@@ -218,7 +219,8 @@ class Daemon:
 # -- the senders -------------------------------------------------------------------
 
 MIDI_GARBAGE = ([0x05], [0x05, 0x06, 0x07], [0xF4], [0xF5, 0x11, 0x12], [0xF7], [0x90, 0x40],
-                [0xF0, 0x7D, 0x01, 0x02, 0xF7], [0xF9], [0xFD, 0x01])
+                [0xF0, 0x7D, 0x01, 0x02, 0xF7], [0xF9], [0xFD, 0x01],
+                [0xF0, 0x7D, 0x01])  # a lone SysEx start: must not make the surface deaf
 
 
 class MidiController:
