@@ -41,6 +41,10 @@ def jack_server(rate: int = 48000, period: int = 64) -> Iterator[JackServer]:
     if exe is None:
         raise RuntimeError("jackd is not installed (Debian: apt-get install jackd2)")
     _clear_stale_registry()
+    # libjack keeps one server's engine state per process: a PortAudio left
+    # initialised on another server (its JACK host API holds a client there)
+    # and a client of this one crash in a libjack thread. Let it go first.
+    _release_portaudio()
     name = f"sftest-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     proc = subprocess.Popen(
@@ -58,10 +62,7 @@ def jack_server(rate: int = 48000, period: int = 64) -> Iterator[JackServer]:
     finally:
         # PortAudio must let go of the server before it stops: its JACK host
         # API asserts (and aborts the process) if it terminates afterwards.
-        sd = sys.modules.get("sounddevice")
-        if sd is not None:
-            while sd._initialized:
-                sd._terminate()
+        _release_portaudio()
         if old is None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
@@ -74,6 +75,14 @@ def jack_server(rate: int = 48000, period: int = 64) -> Iterator[JackServer]:
             proc.wait(timeout=5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _release_portaudio() -> None:
+    """Terminate PortAudio if sounddevice has initialised it."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        while sd._initialized:
+            sd._terminate()
 
 
 def _live_jackd() -> bool:
