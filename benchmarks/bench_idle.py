@@ -55,10 +55,20 @@ DEMO = ("kick", "snare", "hats", "bass", "keys", "pad", "vocal", "lead")
 
 
 # ----------------------------------------------------------------- /proc
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _cpu_ticks(pid: int) -> int:
     """utime + stime of the whole process (every thread), in clock ticks."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return int(fields[11]) + int(fields[12])
+
+
+def _faults(pid: int) -> int:
+    """Minor + major page faults of the whole process so far."""
+    fields = _stat(pid)
+    return int(fields[7]) + int(fields[9])
 
 
 def _switches(pid: int) -> dict[int, tuple[str, int]]:
@@ -156,6 +166,7 @@ class Run:
     wakeups: float  # per second, every thread of the mixer
     dsp: float  # JACK DSP load, % (median of the samples)
     xruns: int  # "was not finished" lines jackd wrote in the window
+    faults: int = 0  # page faults of the mixer's process in the window
     threads: dict[str, float] = field(default_factory=dict)  # name/tid -> wake-ups per second
     note: str = ""
 
@@ -180,12 +191,13 @@ def _watch(pid: int, jack_pid: int, load: JackLoad, seconds: float, log: Path) -
     """CPU, wake-ups, DSP load and xruns of process `pid` over `seconds`."""
     start_log = log.stat().st_size
     t0, c0, j0, s0 = time.monotonic(), _cpu_ticks(pid), _cpu_ticks(jack_pid), _switches(pid)
+    f0 = _faults(pid)
     loads = []
     while time.monotonic() - t0 < seconds:
         time.sleep(0.5)
         loads.append(load.load())
     dt = time.monotonic() - t0
-    c1, j1, s1 = _cpu_ticks(pid), _cpu_ticks(jack_pid), _switches(pid)
+    c1, j1, s1, f1 = _cpu_ticks(pid), _cpu_ticks(jack_pid), _switches(pid), _faults(pid)
     with open(log, "rb") as f:
         f.seek(start_log)
         xruns = f.read().count(b"was not finished")
@@ -195,7 +207,7 @@ def _watch(pid: int, jack_pid: int, load: JackLoad, seconds: float, log: Path) -
         key = name if name not in threads else f"{name}/{tid}"
         threads[key] = rate
     return Run("", 100.0 * (c1 - c0) / HZ / dt, 100.0 * (j1 - j0) / HZ / dt,
-               sum(threads.values()), statistics.median(loads), xruns, threads)
+               sum(threads.values()), statistics.median(loads), xruns, f1 - f0, threads)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> str:
@@ -248,7 +260,9 @@ def run_surfaced(server: str, jack_pid: int, load: JackLoad, channels: int, surf
         out = _stop(proc)
     lines = out.splitlines()
     run.note = "; ".join(ln.strip() for ln in lines
-                         if "playing" in ln or "online" in ln or "xruns" in ln)[:300]
+                         if "joined" in ln or "playing" in ln or "online" in ln)[:300]
+    if surface and not any("online" in ln for ln in lines):
+        run.note += " (the surface did NOT come online)"
     run.what = f"surfaced{' --headless' if headless else ''}{' + surface' if surface else ''}"
     return run
 
@@ -260,15 +274,15 @@ def _med(xs: list[float]) -> str:
 
 
 def report(channels: int, runs: list[Run]) -> None:
-    print(f"\n== {channels} channels: median (min-max) over {len(runs) // len({r.what for r in runs})}"
-          " repeats ==")
+    repeats = len(runs) // len({r.what for r in runs})
+    print(f"\n== {channels} channels: median (min-max) over {repeats} repeats ==")
     print(f"   {'mixer':28} {'CPU % core':>18} {'wake-ups/s':>20} {'JACK DSP %':>16} "
-          f"{'jackd CPU %':>18} xruns")
+          f"{'jackd CPU %':>18} xruns faults")
     for what in dict.fromkeys(r.what for r in runs):
         rs = [r for r in runs if r.what == what]
         print(f"   {what:28} {_med([r.cpu for r in rs]):>18} {_med([r.wakeups for r in rs]):>20}"
               f" {_med([r.dsp for r in rs]):>16} {_med([r.jackd_cpu for r in rs]):>18}"
-              f" {sum(r.xruns for r in rs)}")
+              f" {sum(r.xruns for r in rs):5} {sum(r.faults for r in rs):6}")
     for what in dict.fromkeys(r.what for r in runs):
         rs = [r for r in runs if r.what == what]
         last = rs[-1]
@@ -320,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
                                                  args.seconds, args.settle, log, tmp)
                             runs.append(r)
                             print(f"   [{rep + 1}] {r.what:28} CPU {r.cpu:5.2f}%  wake-ups "
-                                  f"{r.wakeups:7.0f}/s  DSP {r.dsp:5.2f}%  jackd {r.jackd_cpu:5.2f}%"
-                                  f"  xruns {r.xruns}", flush=True)
+                                  f"{r.wakeups:7.0f}/s  DSP {r.dsp:5.2f}%  jackd "
+                                  f"{r.jackd_cpu:5.2f}%  xruns {r.xruns}  faults {r.faults}",
+                                  flush=True)
                     if args.headless:
                         r = run_surfaced(server, jack.pid, load, channels, False, args.seconds,
                                          args.settle, log, tmp, headless=True)
