@@ -34,8 +34,9 @@ _TOP = ("session", "audio", "midi", "osc", "x32", "mdns", "mappings", "feedback_
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # auto: surfaced's own JACK client when a JACK server answers at start and no
-# audio.device is named, PortAudio otherwise; jack: always the JACK client (headless clock until a server appears);
-# portaudio: never the JACK client (PortAudio's own JACK host API still works).
+# audio.device is named, PortAudio otherwise; jack: always the JACK client
+# (headless clock until a server appears); portaudio: never the JACK client
+# (PortAudio's own JACK host API still works).
 AUDIO_BACKENDS = ("auto", "jack", "portaudio")
 
 
