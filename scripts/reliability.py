@@ -41,6 +41,10 @@ ROWS: list[tuple[str, str]] = [
     ("jack_restarts_survived", "JACK server restarts survived under the running daemon"),
     ("audio_fallback_s", "Time from JACK stopping to the headless clock, worst"),
     ("audio_return_s", "Time from JACK returning to playing through it again, worst"),
+    ("jack_client_fallback_s", "surfaced's own JACK client: JACK stopping to the headless "
+                               "clock, worst"),
+    ("jack_client_rejoin_s", "surfaced's own JACK client: JACK returning to its ports and "
+                             "connections back, worst"),
 ]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from daemon_thread import DaemonThread
 from jack_server import _wait_until_up, jackd_path
+from measured import Figures
 
 from surfaced.config import Config
 from surfaced.daemon import Daemon
@@ -136,7 +137,8 @@ EXPECTED = {
 }
 
 
-def test_joins_late_comes_back_and_saves_hand_connections(jackd: Jackd, tmp_path: Path) -> None:
+def test_joins_late_comes_back_and_saves_hand_connections(jackd: Jackd, tmp_path: Path,
+                                                          figures: Figures) -> None:
     path = tmp_path / "live.yaml"
     path.write_text(SESSION)
     notes: list[str] = []
@@ -159,12 +161,20 @@ def test_joins_late_comes_back_and_saves_hand_connections(jackd: Jackd, tmp_path
         assert wait_for(lambda: d.driver.callbacks > cycles + 100)  # the engine runs in JACK
 
         # the server goes: back to the clock; it returns under the same name: all back
+        stopped = time.monotonic()
         jackd.stop()
         assert wait_for(lambda: isinstance(d.driver, HeadlessClock)), notes
+        figures.record("jack_client_fallback_s", round(time.monotonic() - stopped, 2), "s",
+                       "jackd stopped under surfaced's own client -> on the headless clock "
+                       "(includes jackd's own exit)", keep="max")
         frames = d.engine.meters().master.frames
         assert wait_for(lambda: d.engine.meters().master.frames > frames + RATE // 4)
         jackd.start()
+        up = time.monotonic()
         assert wait_for(lambda: graph(jackd.name) == EXPECTED), (graph(jackd.name), notes)
+        figures.record("jack_client_rejoin_s", round(time.monotonic() - up, 2), "s",
+                       "jackd up again -> surfaced's ports and the session's connections back "
+                       "(the client retries every second)", keep="max")
 
         # a connection made by hand is taken into the session...
         subprocess.run(["jack_connect", "-s", jackd.name, "system:capture_1", "surfaced:Kick"],
