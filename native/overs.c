@@ -29,14 +29,11 @@ void sf_overs_setup(sf_engine *e) {
 }
 
 void sf_overs_clips(sf_engine *e, const float *x, int n) {
-    int first = -1, last = -1;
-    for (int k = 0; k < n; k++) {
-        if (fabsf(x[k]) > 1.0f) {
-            if (first < 0) first = k;
-            last = k;
-        }
-    }
-    if (first < 0) return;
+    /* scans from both ends: a block that clips a lot is done in a few steps */
+    int first = 0, last = n - 1;
+    while (first < n && !(fabsf(x[first]) > 1.0f)) first++;
+    if (first == n) return;
+    while (!(fabsf(x[last]) > 1.0f)) last--;
     const uint64_t f = e->now + (uint64_t)first, l = e->now + (uint64_t)last;
     if (!e->ov_clipped || f < e->ov_first_clip) e->ov_first_clip = f;
     if (!e->ov_clipped || l > e->ov_last_clip) e->ov_last_clip = l;
