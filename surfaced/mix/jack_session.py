@@ -5,7 +5,7 @@ driver (surfaced.mix.jack_audio) and the JACK MIDI ports share. A thread of
 its own opens the client, and while there is no server tries again every
 `retry_s` seconds (each try is one connection attempt to JACK's socket: cheap,
 and silent, since the client never starts a server). With a client open the
-thread sleeps in `JackClient.wait`, which the client's notification callbacks
+thread sleeps in `JackClient.wait_since`, which the client's notification callbacks
 wake: when the server shuts down or drops the client it is closed and the
 observers are told (`on_client(None)`), then the retries begin again; when
 ports or connections change anywhere in the graph, `on_graph` observers run.
@@ -27,7 +27,10 @@ ClientObserver = Callable[[JackClient | None], None]
 GraphObserver = Callable[[JackClient], object]  # a true result: call again in AGAIN_S
 
 RETRY_S = 1.0  # while the server is absent, try to open the client this often
-WAIT_S = 1.0  # the longest sleep between looks at the client (notifications wake it sooner)
+# The longest sleep between looks at an open client. Every notification (server
+# gone, ports, connections, xruns), a queued job and close() wake the thread, so
+# this only bounds an idle daemon's wake-ups.
+WAIT_S = 10.0
 AGAIN_S = 0.1  # a graph observer that asked to look again is called after this
 
 
