@@ -127,8 +127,9 @@ void sf_loudness_reset(sf_loudness *l);
  * positions in the stream, so results are bit-identical whatever the block
  * sizes. Cost: two double-precision biquads per sample and channel, 340
  * adds per 10 ms step, plus, in a call that completes a 100 ms gating hop,
- * one pass over the used part of each histogram (at most
- * 2 * SF_LOUDNESS_HIST_BINS adds).
+ * one pass over the used part of the gating histogram and three over the
+ * range's (at most 4 * SF_LOUDNESS_HIST_BINS steps, a few microseconds;
+ * benchmarks/bench_meters.py measures the whole meter).
  */
 void sf_loudness_process(sf_loudness *l, const float *left, const float *right, int n);
 
