@@ -97,7 +97,9 @@ def test_session_with_device_inputs_opens_a_duplex_stream(jack: object) -> None:
     s.channels = [ChannelConfig("Mic", Source("input", first_input=0, stereo=True))]
     assert s.inputs_needed() == 2
     notes: list[str] = []
-    d = Daemon(Config(block=64, osc=[], enable=[]), s, on_status=notes.append)
+    # PortAudio's duplex stream (surfaced's own JACK client: tests/mix/test_jack_audio.py)
+    d = Daemon(Config(block=64, osc=[], enable=[], audio_backend="portaudio"), s,
+               on_status=notes.append)
     d.start_audio()
     try:
         assert isinstance(d.driver, LiveStream)
