@@ -262,3 +262,33 @@ def test_midi_ports_exist_only_while_the_device_does_and_a_lone_f0_is_harmless(
             assert d.jack_midi.client.name == "surfaced"  # the one client of this daemon
 
     asyncio.run(scenario())
+
+
+def test_midi_ports_share_the_audio_client(jack: object) -> None:
+    """Audio on JACK: the MIDI ports are on the same client as the audio ports (issue 9)."""
+    async def scenario() -> None:
+        cfg = Config(audio_backend="jack", block=64, midi_api="jack", osc=[], x32=None,
+                     enable=["korg-nanokontrol2"])
+        d = Daemon(cfg, session(), on_status=lambda m: None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        nano = Controller("korgctl3", "nanoKONTROL2 MIDI 1")
+        try:
+            await until(lambda: bool(d.bindings) and d.bindings[0].transport.online,
+                        timeout=10, what="the nanoKONTROL2 bound")
+            ports = jack_ports()
+            assert "surfaced:Master L" in ports and "surfaced:korg-nanokontrol2 in" in ports
+            assert not any(p.startswith("surfaced-") for p in ports)  # no second client
+            assert d.jack is not None and d.jack_midi is not None
+            assert d.jack_midi.client is d.jack.session.client
+            before = d.mixer.get("ch/1/pan")
+            for v in (0, 10, 20, 30):
+                nano.send(0xB0, 16, v)
+                await asyncio.sleep(0.01)
+            await until(lambda: d.mixer.get("ch/1/pan") != before, what="the knob heard")
+        finally:
+            nano.close()
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(scenario())
