@@ -202,12 +202,18 @@ class Daemon:
 
     @property
     def audio_losses(self) -> int:
-        """Times the live audio stream was lost and the headless clock took over."""
+        """Times the live audio stream (or the JACK server) was lost and the headless
+        clock took over."""
+        if self.jack is not None:
+            return int(self.jack.follower.losses)
         return self.audio_watch.losses if self.audio_watch is not None else 0
 
     @property
     def audio_returns(self) -> int:
-        """Times the engine moved from the headless clock onto an audio device."""
+        """Times the engine moved from the headless clock onto an audio device (or
+        joined the JACK server)."""
+        if self.jack is not None:
+            return int(self.jack.follower.returns)
         return self.audio_watch.returns if self.audio_watch is not None else 0
 
     def _say_from_thread(self, msg: str) -> None:

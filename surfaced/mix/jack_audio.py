@@ -239,7 +239,9 @@ class JackAudioFollower:
         self._on_switch = on_switch
         self._call = call
         self.clock: HeadlessClock | None = None
+        #: clients joined; joins that took the engine off the clock; clients lost
         self.joins = 0
+        self.returns = 0
         self.losses = 0
         self._unsubscribe = mixer.subscribe(self._on_change) if call is not None else None
 
@@ -264,6 +266,7 @@ class JackAudioFollower:
         if self.clock is not None:
             self.clock.stop()  # joined: the core is free for the client's cycle
             self.clock = None
+            self.returns += 1
         for strip in {p.strip for p in self.audio.inputs if p.strip.startswith("ch/")}:
             # renamed while there was no client: the ports take today's names
             self.audio.rename(strip, str(self.mixer.get(f"{strip}/name")))

@@ -172,6 +172,7 @@ def test_joins_late_comes_back_and_saves_hand_connections(jackd: Jackd, tmp_path
         jackd.start()
         up = time.monotonic()
         assert wait_for(lambda: graph(jackd.name) == EXPECTED), (graph(jackd.name), notes)
+        assert (d.audio_losses, d.audio_returns) == (1, 2)  # joined late, lost, back
         figures.record("jack_client_rejoin_s", round(time.monotonic() - up, 2), "s",
                        "jackd up again -> surfaced's ports and the session's connections back "
                        "(the client retries every second)", keep="max")
