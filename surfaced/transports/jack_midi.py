@@ -130,6 +130,7 @@ class JackMidiHub:
         self.realtime = False  # the reader got real-time priority (set by the reader)
         self._want_realtime = realtime
         self.watch_passes = 0  # times the watcher re-checked the ports
+        self.dropped_notes = 0  # times the reader found input dropped (a full ring)
         self._reader = threading.Thread(target=self._read_loop, name="jack-midi reader",
                                         daemon=True)
         self._reader.start()
@@ -386,6 +387,8 @@ class JackMidiHub:
         cap = len(view)
         unpack = _HEADER.unpack_from
         hsize = _HEADER.size
+        counters = ffi.new("sf_jack_midi_stats *")
+        dropped = 0
         while not self._closed:
             due = self._next_expiry()
             wait = IDLE_WAIT_S if due is None else max(0.0, due - time.monotonic())
@@ -404,6 +407,13 @@ class JackMidiHub:
                 now = time.monotonic()
                 for t in list(self._transports):
                     t._expire(now)
+            lib.sf_jack_midi_read_stats(native, counters)
+            if counters.in_dropped != dropped:  # the ring was full: said, throttled
+                self.dropped_notes += 1
+                if not is_throttled(self.dropped_notes):
+                    log.warning("JACK MIDI: %d input events dropped so far (the reader fell "
+                                "behind a flood of input)", counters.in_dropped)
+                dropped = counters.in_dropped
 
     def _next_expiry(self) -> float | None:
         due = [d for t in list(self._transports) if (d := t._sysex_due()) is not None]

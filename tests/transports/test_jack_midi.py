@@ -362,3 +362,41 @@ def test_bad_patterns_are_refused_with_the_pattern_named(hub: JackMidiHub) -> No
         JackMidiTransport(Recorder(), hub=hub, input="re:(")
     with pytest.raises(JackMidiError, match="needs an input or an output"):
         JackMidiTransport(Recorder(), hub=hub)
+
+
+def test_a_full_input_ring_drops_and_counts_and_input_goes_on(
+        client: JackClient, device: Device, caplog: pytest.LogCaptureFixture) -> None:
+    """A reader that falls behind never blocks the JACK cycle: the overflow is counted."""
+    import threading
+
+    hub = JackMidiHub(in_ring=4096)  # the smallest ring: about 170 three-byte events
+    hub.set_client(client)
+    release = threading.Event()
+    got: list[Event] = []
+
+    def slow_sink(ev: Event) -> None:
+        release.wait(WAIT)  # the surface is stuck on the first event
+        got.append(ev)
+
+    t = JackMidiTransport(slow_sink, hub=hub, input=device.capture)
+    t.start()
+    try:
+        for i in range(600):
+            device.send(bytes([0xB0, 1, i % 128]))
+            if i % 50 == 49:
+                time.sleep(0.01)  # a few JACK cycles: RtMidi's own queue stays small
+        wait_until(lambda: hub.stats()["in_dropped"] > 0, "events dropped by the hook")
+        cycles = hub.stats()["cycles"]
+        wait_until(lambda: hub.stats()["cycles"] > cycles + 10, "the cycle running meanwhile")
+        release.set()
+        wait_until(lambda: len(got) == hub.stats()["in_events"], "what the ring held delivered")
+        device.send(b"\x90\x3c\x7f")
+        wait_until(lambda: bool(got) and got[-1] == Event("note_on", t.source, 0, 60, 127),
+                   "input after the overflow")
+        s = hub.stats()
+        assert s["in_events"] + s["in_dropped"] == 601
+        assert "input events dropped" in caplog.text
+    finally:
+        release.set()
+        t.close()
+        hub.close()
