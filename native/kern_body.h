@@ -182,7 +182,7 @@ static const float zero_row[SF_CHUNK] __attribute__((aligned(64)));
 /* One lane's source for frames [off, off+m) of the block: a pointer into a
  * mono buffer when the whole tile range is contiguous there (the transpose
  * reads whole tiles), else a copy in row[]. */
-static const float *fetch_row(const sf_channel *c, int side, const float *in, int in_ch, int off,
+static const float *fetch_row(const sf_channel *c, int side, const sf_input *in, int off,
                               int m, float *RESTRICT row) {
     if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
         const uint32_t len = c->src_frames;
@@ -203,11 +203,9 @@ static const float *fetch_row(const sf_channel *c, int side, const float *in, in
             pos += seg;
             if (pos == len) pos = 0;
         }
-    } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in_ch) {
+    } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in->n) {
         int i0 = c->src_input;
-        int i = (side && i0 + 1 < in_ch) ? i0 + 1 : i0;
-        const float *p = in + (size_t)off * (size_t)in_ch + (size_t)i;
-        for (int k = 0; k < m; k++) row[k] = p[(size_t)k * (size_t)in_ch];
+        sf_input_read(in, (side && i0 + 1 < in->n) ? i0 + 1 : i0, off, m, row);
     } else {
         return zero_row;
     }
@@ -317,12 +315,18 @@ static void reduce_out(const float *RESTRICT A, float *RESTRICT dst, int m) {
  * states are doubles (lanes.h), the signal is widened once on the way in
  * and rounded to float once on the way out, DW lanes per vector (half a
  * float vector). Why double: a bell at 20 Hz, Q 10 has poles within 1e-3 of
- * z = 1, where float coefficients move the resonance (up to 1 dB off the
- * RBJ curve) and float states leave an error floor ~80 dB under the signal;
- * in double the realised response is the textbook one to well under 0.01 dB
- * and the floor is below -140 dB (tests/native/test_filters.py). NS is
- * known at compile time so the states stay in registers; coefficients are
- * memory operands. */
+ * z = 1, where float coefficients move the resonance (1 dB off the RBJ
+ * curve at 44.1-96 kHz, 8 dB at 192 kHz) and float states leave an error
+ * floor 40-85 dB under the signal; in double the realised response is the
+ * textbook one to under 0.001 dB and the floor is the float output's
+ * rounding, -152 dB (tests/native/test_filters.py). It costs the strip
+ * about a fifth more. Transposed DF-II because the input reaches the
+ * output in one multiply-add per section: a normalised direct form I has
+ * one operation less but a four-deep chain from input to output, and
+ * measured slower; a float state-variable form does the same work as this
+ * and misses -120 dB at 20 Hz corners (benchmarks/RESULTS.md, "Meters and
+ * filters"). NS is known at compile time so the states stay in registers;
+ * coefficients are memory operands. */
 #define DW (KW / 2)
 typedef double vd __attribute__((vector_size(DW * 8)));
 typedef double vda __attribute__((vector_size(DW * 8), may_alias));
@@ -461,12 +465,12 @@ static void reset_lanes(sf_group *g, int h, vi b, float *RESTRICT X, int m, uint
 
 /* Source, sanitise, trim/polarity, filters, detector: one group, one chunk. */
 static void front(sf_engine *e, sf_group *g, float *RESTRICT X, float *RESTRICT D,
-                  const float *in, int in_ch, int off, int m, uint64_t *nonfinite,
+                  const sf_input *in, int off, int m, uint64_t *nonfinite,
                   uint64_t *resets) {
     sf_lanes *L = e->simd;
     const float *src[SF_LANES];
     for (int l = 0; l < SF_LANES; l++)
-        src[l] = g->ch[l] >= 0 ? fetch_row(&e->ch[g->ch[l]], g->side[l], in, in_ch, off, m,
+        src[l] = g->ch[l] >= 0 ? fetch_row(&e->ch[g->ch[l]], g->side[l], in, off, m,
                                            L->rows + l * SF_CHUNK)
                                : zero_row;
     transpose_in(src, X, m);
@@ -812,7 +816,7 @@ INLINE void advance_source(sf_channel *c, int n) {
  * trim/polarity, meter, fader/pan into the master and sends into the buses.
  * The common case (mono buffer, constant gains) reads the source in place:
  * one statistics pass, then one two-output pass per live output pair. */
-static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_ch, int n,
+static void plain_channel(sf_engine *e, sf_channel *c, const sf_input *in, int n,
                           uint64_t *nonfinite) {
     sf_lanes *L = e->simd;
     const int mb = e->max_block;
@@ -832,12 +836,10 @@ static void plain_channel(sf_engine *e, sf_channel *c, const float *in, int in_c
             own = 1;
         }
         advance_source(c, n);
-    } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in_ch) {
+    } else if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in->n) {
         int i0 = c->src_input;
-        int i1 = (st && i0 + 1 < in_ch) ? i0 + 1 : i0;
-        for (int k = 0; k < n; k++) S0[k] = in[(size_t)k * (size_t)in_ch + (size_t)i0];
-        if (st)
-            for (int k = 0; k < n; k++) S1[k] = in[(size_t)k * (size_t)in_ch + (size_t)i1];
+        sf_input_read(in, i0, 0, n, S0);
+        if (st) sf_input_read(in, i0 + 1 < in->n ? i0 + 1 : i0, 0, n, S1);
         x0 = S0;
         own = 1;
     }
@@ -1010,7 +1012,7 @@ static void block_stats(const float *RESTRICT x, int n, float *peak, float *sums
     stats(x, n, peak, sumsq);
 }
 
-void KFN(sf_engine *e, const float *in, int in_ch, int n) {
+void KFN(sf_engine *e, const sf_input *in, int n) {
     sf_lanes *L = e->simd;
     const int mb = e->max_block;
     const float coef = e->smooth_coef;
@@ -1042,7 +1044,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
         uint64_t used = 0;
         if (L->two_pass) {
             for (int gi = 0; gi < L->n_groups; gi++) {
-                front(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, in, in_ch,
+                front(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, in,
                       off, m, &nonfinite, &resets);
             }
             for (int gi = 0; gi < L->n_groups; gi++)
@@ -1050,7 +1052,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
                      &used, &resets);
         } else {
             for (int gi = 0; gi < L->n_groups; gi++) {
-                front(e, &L->groups[gi], L->x, L->det, in, in_ch, off, m, &nonfinite, &resets);
+                front(e, &L->groups[gi], L->x, L->det, in, off, m, &nonfinite, &resets);
                 back(e, &L->groups[gi], L->x, L->det, L->det, m, &used, &resets);
             }
         }
@@ -1088,7 +1090,7 @@ void KFN(sf_engine *e, const float *in, int in_ch, int n) {
             j += K;
             continue;
         }
-        plain_channel(e, &e->ch[L->plain[j]], in, in_ch, n, &nonfinite);
+        plain_channel(e, &e->ch[L->plain[j]], in, n, &nonfinite);
         j++;
     }
 
