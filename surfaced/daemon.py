@@ -125,6 +125,7 @@ class Daemon:
         # MIDI surfaces on surfaced's own JACK client (made when the first one binds)
         self.jack_midi: JackMidiHub | None = None
         self._midi_jack_session: Any = None  # a JACK session opened for MIDI alone
+        self._midi_jack: bool | None = None  # MIDI on JACK (decided at the first binding)
         self._midi_down_until = 0.0
         self._midi_backoff = 0.0  # seconds between attempts while the MIDI backend is down
         self._woken: asyncio.Event | None = None  # set (on the loop) by `wake`
@@ -493,8 +494,10 @@ class Daemon:
         if isinstance(match, MidiMatch) and self._midi_down_until > time.monotonic():
             self.failed[path] = (mtime, self._midi_down_until)
             return
-        if isinstance(match, MidiMatch) and self._midi_on_jack():
-            transport = JackMidiTransport(deliver, hub=self._jack_midi_hub(), input=match.input,
+        hub = self._jack_midi_hub() if isinstance(match, MidiMatch) and self._midi_on_jack() \
+            else None
+        if hub is not None:
+            transport = JackMidiTransport(deliver, hub=hub, input=match.input,
                                           output=match.output, source=sid, name=mapping.id,
                                           on_status=status, on_reconnect=reconnected)
         elif isinstance(match, MidiMatch):
@@ -543,12 +546,23 @@ class Daemon:
         self.bindings.append(binding)
 
     def _midi_on_jack(self) -> bool:
-        """MIDI surfaces use surfaced's own JACK client unless `midi.api` names another
-        backend (or libjack is missing); rtmidi serves ALSA, CoreMIDI and WinMM."""
-        return use_jack(self.config.midi_api)
+        """Whether MIDI surfaces use surfaced's own JACK client (transports/jack_midi.py):
+        with `midi.api: jack`, and with it unset when the audio is on JACK or a JACK
+        server answers when the first MIDI surface binds (decided once). Otherwise
+        rtmidi: ALSA, CoreMIDI, WinMM, the platform's default."""
+        if self._midi_jack is None:
+            api = self.config.midi_api
+            if not use_jack(api):
+                self._midi_jack = False
+            elif api is not None or self.jack is not None:
+                self._midi_jack = True
+            else:
+                self._midi_jack = self._jack_midi_hub(require=False) is not None
+        return self._midi_jack
 
-    def _jack_midi_hub(self) -> JackMidiHub:
-        """The JACK MIDI ports of every surface, on the daemon's JACK client."""
+    def _jack_midi_hub(self, require: bool = True) -> JackMidiHub | None:
+        """The JACK MIDI ports of every surface, on the daemon's JACK client; None when
+        not `require`d and no JACK server answers."""
         if self.jack_midi is None:
             hub = JackMidiHub(watch=False)
             if self.jack is not None:  # the audio's client: one client for everything
@@ -560,8 +574,10 @@ class Daemon:
                 session = JackSession(cfg.jack_client, cfg.jack_server,
                                       say=self._say_from_thread)
                 hub.follow(session)
-                session.open_now()
-                session.start()
+                if not session.open_now() and not require:
+                    hub.close()
+                    return None
+                session.start()  # with no server yet: joins it when it starts
                 self._midi_jack_session = session
             self.jack_midi = hub
         return self.jack_midi

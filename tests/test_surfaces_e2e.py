@@ -292,3 +292,27 @@ def test_midi_ports_share_the_audio_client(jack: object) -> None:
             await asyncio.wait_for(task, 10)
 
     asyncio.run(scenario())
+
+
+def test_unset_midi_api_without_a_jack_server_uses_rtmidi(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """midi.api unset, audio off JACK and no JACK server: MIDI goes through rtmidi (the
+    platform's default, ALSA on Linux) and no JACK client stays open for it."""
+    from surfaced.transports.midi import MidiTransport
+
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "surfaced-test-no-such-server")
+
+    async def scenario() -> None:
+        cfg = Config(headless=True, block=64, osc=[], x32=None, enable=["korg-nanokontrol2"])
+        d = Daemon(cfg, session(), on_status=lambda m: None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        try:
+            await until(lambda: bool(d.bindings) or bool(d.failed), what="the mapping tried")
+            assert d.jack_midi is None and d._midi_jack is False
+            assert all(isinstance(b.transport, MidiTransport) for b in d.bindings)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(scenario())
