@@ -400,3 +400,26 @@ def test_a_full_input_ring_drops_and_counts_and_input_goes_on(
         release.set()
         t.close()
         hub.close()
+
+
+def test_output_wrapping_round_a_small_ring_arrives_whole(client: JackClient,
+                                                          jack: object) -> None:
+    """Messages of every size through the smallest output ring, round its end many times."""
+    dev = Device(f"wrap{uuid.uuid4().hex[:6]}").plug_in(feedback=True)
+    hub = JackMidiHub(out_ring=4096)
+    hub.set_client(client)
+    t = JackMidiTransport(Recorder(), hub=hub, output=f"{dev.client}-fb:motors")
+    t.start()
+    try:
+        msgs = [b"\xf0\x7d" + bytes((i + k) % 128 for k in range(i % 300)) + b"\xf7"
+                for i in range(400)]  # 2 to 301 bytes: records straddle the ring's end
+        for m in msgs:
+            while not t.send_bytes(m):  # the ring is full: the hook drains it each cycle
+                time.sleep(0.001)
+        wait_until(lambda: len(dev.drain()) >= len(msgs), "every message")
+        assert dev.received == [list(m) for m in msgs]
+        assert hub.stats()["out_events"] == len(msgs)
+    finally:
+        t.close()
+        hub.close()
+        dev.unplug()
