@@ -137,8 +137,8 @@ static void feed(const sf_loudness_biquad *sh, const sf_loudness_biquad *hp, int
 
 /* One side of a channel's source for this piece, as the kernels read it:
  * a pointer to contiguous samples (the buffer itself or dst). */
-static const float *source_side(const sf_channel *c, int side, const float *in, int in_ch,
-                                int n, float *dst) {
+static const float *source_side(const sf_channel *c, int side, const sf_input *in, int n,
+                                float *dst) {
     if (c->src_kind == SF_SRC_BUFFER && c->src_data) {
         const uint32_t len = c->src_frames;
         uint32_t pos = c->src_cur;
@@ -157,10 +157,9 @@ static const float *source_side(const sf_channel *c, int side, const float *in, 
         }
         return dst;
     }
-    if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in_ch) {
+    if (c->src_kind == SF_SRC_INPUT && in && c->src_input < in->n) {
         int i0 = c->src_input;
-        int i = (side && i0 + 1 < in_ch) ? i0 + 1 : i0;
-        for (int k = 0; k < n; k++) dst[k] = in[(size_t)k * (size_t)in_ch + (size_t)i];
+        sf_input_read(in, (side && i0 + 1 < in->n) ? i0 + 1 : i0, 0, n, dst);
         return dst;
     }
     memset(dst, 0, sizeof(float) * (size_t)n);
@@ -169,15 +168,15 @@ static const float *source_side(const sf_channel *c, int side, const float *in, 
 
 /* Audio side, before the block's DSP (the sources' read positions are
  * those of this piece's first frame). Bounded by the slot count. */
-void sf_chmeter_run(sf_engine *e, const float *in, int in_ch, int n) {
+void sf_chmeter_run(sf_engine *e, const sf_input *in, int n) {
     if (!e->n_chm) return;
     float *b0 = e->chm_buf, *b1 = e->chm_buf + e->max_block;
     for (int s = 0; s < SF_CHMETER_SLOTS; s++) {
         sf_chmeter *m = &e->chm[s];
         if (m->ch < 0) continue;
         const sf_channel *c = &e->ch[m->ch];
-        const float *x0 = source_side(c, 0, in, in_ch, n, b0);
-        const float *x1 = m->stereo ? source_side(c, 1, in, in_ch, n, b1) : NULL;
+        const float *x0 = source_side(c, 0, in, n, b0);
+        const float *x1 = m->stereo ? source_side(c, 1, in, n, b1) : NULL;
         feed(&e->kshelf, &e->khp, e->khop, m, x0, x1, n);
     }
     e->chm_publish = 1;

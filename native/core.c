@@ -652,12 +652,17 @@ static const float *route_source(const sf_engine *e, int src) {
     return e->bus_buf + ((size_t)b * 2u + (size_t)((src - SF_OUT_BUS) & 1)) * (size_t)e->max_block;
 }
 
-static void run_piece(sf_engine *e, const float *in, int in_channels, float *out,
-                      int out_channels, const out_route *route, int done, int n) {
-    const float *piece_in = in ? in + (size_t)done * (size_t)in_channels : NULL;
-    sf_chmeter_run(e, piece_in, in_channels, n); /* sources before the DSP moves them on */
-    sf_process_block(e, piece_in, in_channels, n);
-    sf_reference_run(e, piece_in, in_channels, n); /* after the master meters */
+static void run_piece(sf_engine *e, const sf_input *in, float *out, int out_channels,
+                      const out_route *route, int done, int n) {
+    sf_input piece, *pin = NULL;
+    if (in) {
+        piece = *in;
+        piece.off = done;
+        pin = &piece;
+    }
+    sf_chmeter_run(e, pin, n); /* sources before the DSP moves them on */
+    sf_process_block(e, pin, n);
+    sf_reference_run(e, pin, n); /* after the master meters */
     const float *L = e->mix_buf, *R = e->mix_buf + e->max_block;
     if (route) {
         for (int c = 0; c < route->n_out; c++) {
@@ -696,10 +701,9 @@ static void run_piece(sf_engine *e, const float *in, int in_channels, float *out
     e->now += (uint64_t)n;
 }
 
-static int process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
+static int process(sf_engine *e, const sf_input *in, float *out, int out_channels,
                    const out_route *route, int nframes) {
-    if (!e || nframes < 0 || in_channels < 0 || out_channels < 0) return SF_EINVAL;
-    if (in_channels > 0 && !in) in_channels = 0;
+    if (!e || nframes < 0 || out_channels < 0) return SF_EINVAL;
     fp_mode mode = fp_enter();
     int done = 0;
     while (done < nframes) { /* bounded: nframes / max_block iterations */
@@ -718,7 +722,7 @@ static int process(sf_engine *e, const float *in, int in_channels, float *out, i
                 int to_grid = SF_RAMP_GRID_FRAMES - (int)(e->now % SF_RAMP_GRID_FRAMES);
                 if (m > to_grid) m = to_grid;
             }
-            run_piece(e, in, in_channels, out, out_channels, route, done, m);
+            run_piece(e, in, out, out_channels, route, done, m);
             done += m;
         }
         publish(e);
@@ -727,16 +731,37 @@ static int process(sf_engine *e, const float *in, int in_channels, float *out, i
     return SF_OK;
 }
 
+/* Interleaved device inputs as the core reads them (NULL: none). */
+static const sf_input *interleaved(sf_input *v, const float *in, int in_channels) {
+    if (!in || in_channels <= 0) return NULL;
+    *v = (sf_input){in, NULL, in_channels, 0};
+    return v;
+}
+
 int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int out_channels,
                int nframes) {
-    return process(e, in, in_channels, out, out_channels, NULL, nframes);
+    if (in_channels < 0) return SF_EINVAL;
+    sf_input v;
+    return process(e, interleaved(&v, in, in_channels), out, out_channels, NULL, nframes);
 }
 
 int sf_process_routed(sf_engine *e, const float *in, int in_channels, float *const *out,
                       const int *out_src, int n_out, int out_stride, int nframes) {
-    if (n_out < 0 || (n_out > 0 && (!out || !out_src)) || out_stride < 1) return SF_EINVAL;
+    if (in_channels < 0 || n_out < 0 || (n_out > 0 && (!out || !out_src)) || out_stride < 1)
+        return SF_EINVAL;
     out_route route = {out, out_src, n_out, out_stride};
-    return process(e, in, in_channels, NULL, 0, &route, nframes);
+    sf_input v;
+    return process(e, interleaved(&v, in, in_channels), NULL, 0, &route, nframes);
+}
+
+int sf_process_planar(sf_engine *e, const float *const *in, int n_in, float *const *out,
+                      const int *out_src, int n_out, int out_stride, int nframes) {
+    if (n_in < 0 || (n_in > 0 && !in) || n_out < 0 || (n_out > 0 && (!out || !out_src)) ||
+        out_stride < 1)
+        return SF_EINVAL;
+    out_route route = {out, out_src, n_out, out_stride};
+    sf_input v = {NULL, in, n_in, 0};
+    return process(e, n_in > 0 ? &v : NULL, NULL, 0, &route, nframes);
 }
 
 int sf_read_meters(sf_engine *e, float *ch_peak, float *ch_rms, sf_master_meters *m) {

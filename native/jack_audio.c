@@ -4,15 +4,15 @@
  * device input the session uses and writing the master and bus ports.
  *
  * Everything the cycle needs is allocated by sf_jack_audio_attach: the
- * interleaved input scratch (sf_process reads interleaved inputs; copying
- * 64 ports x 64 frames into it costs about a microsecond, see
- * benchmarks/RESULTS.md "JACK client (issue 9)") and the port buffer pointer
- * arrays. The outputs are written straight into the port buffers
- * (sf_process_routed, planar). A cycle longer than SF_MAX_BLOCK frames (a
- * server whose buffer size grew past it) is not processed: the outputs are
- * zeroed and the cycle counted as skipped and as an xrun.
+ * arrays of port buffer pointers, one per device input the engine reads
+ * (NULL where no port feeds one: silence) and one per output. The core reads
+ * the input ports' buffers as they are and writes the outputs straight into
+ * theirs (sf_process_planar); copying the inputs into an interleaved buffer
+ * first cost 2-3 us per cycle at 64 ports, 6-8 us at 128 (benchmarks/RESULTS.md,
+ * "JACK client (issue 9)"). Nothing depends on the period length: a server
+ * whose buffer size changes (even past the engine's max_block, which the core
+ * then runs in pieces) needs no notice.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,15 +24,13 @@ struct sf_jack_audio {
     int n_in;                /* input ports */
     void **in_ports;
     int *in_col;             /* input port i feeds device input in_col[i] */
-    int in_width;            /* device inputs the engine reads (interleave width) */
-    float *in_scratch;       /* SF_MAX_BLOCK x in_width */
-    int in_gaps;             /* some device input below in_width has no port: zero it */
+    int in_width;            /* device inputs the engine reads: 0..in_width-1 */
+    const float **in_buf;    /* this cycle's buffer per device input (NULL: no port) */
     int n_out;
     void **out_ports;
     int *out_src;            /* SF_OUT_* per output port */
     float **out_buf;         /* this cycle's output port buffers */
     uint32_t xruns_seen;
-    atomic_ullong skipped;
 };
 
 static void hook(void *arg, uint32_t nframes) {
@@ -47,35 +45,11 @@ static void hook(void *arg, uint32_t nframes) {
     }
     for (int c = 0; c < a->n_out; c++)
         a->out_buf[c] = sf_jack_rt.port_get_buffer(a->out_ports[c], nframes);
-    if (nframes > SF_MAX_BLOCK) {
-        for (int c = 0; c < a->n_out; c++)
-            if (a->out_buf[c]) memset(a->out_buf[c], 0, sizeof(float) * nframes);
-        sf_count_xrun(ctx->engine);
-        atomic_fetch_add_explicit(&a->skipped, 1, memory_order_relaxed);
-        return;
-    }
     uint64_t t0 = ctx->measure ? sf_timing_now_ns() : 0;
-    const float *in = NULL;
-    if (a->in_width > 0) {
-        float *s = a->in_scratch;
-        const size_t w = (size_t)a->in_width;
-        /* Port by port, each a column of the scratch: 2-3 us for 64 ports of 64
-         * frames, 6-8 us for 128 (benchmarks/RESULTS.md); zeroing it first
-         * would double that, so only inputs no port feeds are zeroed. */
-        if (a->in_gaps) memset(s, 0, sizeof(float) * (size_t)nframes * w);
-        for (int i = 0; i < a->n_in; i++) {
-            const float *p = sf_jack_rt.port_get_buffer(a->in_ports[i], nframes);
-            float *d = s + (size_t)a->in_col[i];
-            if (p) {
-                for (uint32_t k = 0; k < nframes; k++) d[(size_t)k * w] = p[k];
-            } else {
-                for (uint32_t k = 0; k < nframes; k++) d[(size_t)k * w] = 0.0f;
-            }
-        }
-        in = s;
-    }
-    sf_process_routed(ctx->engine, in, a->in_width, a->out_buf, a->out_src, a->n_out, 1,
-                      (int)nframes);
+    for (int i = 0; i < a->n_in; i++)
+        a->in_buf[a->in_col[i]] = sf_jack_rt.port_get_buffer(a->in_ports[i], nframes);
+    sf_process_planar(ctx->engine, (const float *const *)a->in_buf, a->in_width, a->out_buf,
+                      a->out_src, a->n_out, 1, (int)nframes);
     ctx->callbacks++;
     if (ctx->measure) sf_timing_record(ctx, sf_timing_now_ns() - t0);
 }
@@ -84,7 +58,7 @@ static void sf_jack_audio_free(sf_jack_audio *a) {
     if (!a) return;
     free(a->in_ports);
     free(a->in_col);
-    free(a->in_scratch);
+    free(a->in_buf);
     free(a->out_ports);
     free(a->out_src);
     free(a->out_buf);
@@ -112,24 +86,14 @@ sf_jack_audio *sf_jack_audio_attach(sf_jack *j, sf_stream_ctx *ctx, void *const 
         if (in_cols[i] + 1 > width) width = in_cols[i] + 1;
     }
     a->in_width = width;
-    if (width > 0) {
-        unsigned char *fed = calloc((size_t)width, 1);
-        if (!fed) {
-            free(a);
-            return NULL;
-        }
-        for (int i = 0; i < n_in; i++) fed[in_cols[i]] = 1;
-        for (int c = 0; c < width; c++) a->in_gaps |= !fed[c];
-        free(fed);
-    }
     size_t ni = n_in ? (size_t)n_in : 1u, no = n_out ? (size_t)n_out : 1u;
     a->in_ports = calloc(ni, sizeof(void *));
     a->in_col = calloc(ni, sizeof(int));
-    a->in_scratch = calloc((size_t)SF_MAX_BLOCK * (size_t)(width ? width : 1), sizeof(float));
+    a->in_buf = calloc(width ? (size_t)width : 1u, sizeof(float *)); /* NULL: silence */
     a->out_ports = calloc(no, sizeof(void *));
     a->out_src = calloc(no, sizeof(int));
     a->out_buf = calloc(no, sizeof(float *));
-    if (!a->in_ports || !a->in_col || !a->in_scratch || !a->out_ports || !a->out_src || !a->out_buf) {
+    if (!a->in_ports || !a->in_col || !a->in_buf || !a->out_ports || !a->out_src || !a->out_buf) {
         sf_jack_audio_free(a);
         return NULL;
     }
@@ -144,7 +108,6 @@ sf_jack_audio *sf_jack_audio_attach(sf_jack *j, sf_stream_ctx *ctx, void *const 
     ctx->in_channels = width;
     ctx->out_channels = n_out;
     a->xruns_seen = sf_jack_xrun_count(j);
-    atomic_init(&a->skipped, 0);
     if (sf_jack_set_hook(j, SF_JACK_HOOK_AUDIO, hook, a) != SF_OK) {
         sf_jack_audio_free(a);
         return NULL;
@@ -156,8 +119,4 @@ void sf_jack_audio_detach(sf_jack_audio *a) {
     if (!a) return;
     sf_jack_set_hook(a->jack, SF_JACK_HOOK_AUDIO, NULL, NULL); /* waits out a running cycle */
     sf_jack_audio_free(a);
-}
-
-uint64_t sf_jack_audio_skipped(const sf_jack_audio *a) {
-    return a ? atomic_load(&((sf_jack_audio *)a)->skipped) : 0;
 }

@@ -74,7 +74,7 @@ typedef struct sf_group {
     SF_ALIGN float ss[SF_LANES];
 } sf_group;
 
-typedef void (*sf_block_fn)(sf_engine *e, const float *in, int in_ch, int n);
+typedef void (*sf_block_fn)(sf_engine *e, const sf_input *in, int n);
 
 typedef struct sf_lanes {
     sf_group *groups; /* cap groups, n in use */
@@ -98,10 +98,10 @@ typedef struct sf_lanes {
 } sf_lanes;
 
 /* kernel sets (strip.c, kern_avx2.c, kern_avx512.c) */
-void sf_block_generic(sf_engine *e, const float *in, int in_ch, int n);
+void sf_block_generic(sf_engine *e, const sf_input *in, int n);
 #if defined(__x86_64__) || defined(__i386__)
-void sf_block_avx2(sf_engine *e, const float *in, int in_ch, int n);
-void sf_block_avx512(sf_engine *e, const float *in, int in_ch, int n);
+void sf_block_avx2(sf_engine *e, const sf_input *in, int n);
+void sf_block_avx512(sf_engine *e, const sf_input *in, int n);
 #endif
 
 #endif

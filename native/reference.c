@@ -34,7 +34,7 @@ static inline float clean(float v) {
 }
 
 /* The reference's n frames into L/R (mono feeds both). */
-static void fetch(sf_engine *e, const float *in, int in_ch, float *L, float *R, int n) {
+static void fetch(sf_engine *e, const sf_input *in, float *L, float *R, int n) {
     sf_reference *r = &e->ref;
     if (r->kind == SF_SRC_BUFFER && r->data) {
         const uint32_t len = r->frames;
@@ -49,12 +49,13 @@ static void fetch(sf_engine *e, const float *in, int in_ch, float *L, float *R, 
             if (++pos == len) pos = 0;
         }
         r->cur = pos;
-    } else if (r->kind == SF_SRC_INPUT && in && r->input < in_ch) {
+    } else if (r->kind == SF_SRC_INPUT && in && r->input < in->n) {
         int i0 = r->input;
-        int i1 = (r->stereo && i0 + 1 < in_ch) ? i0 + 1 : i0;
+        sf_input_read(in, i0, 0, n, L);
+        sf_input_read(in, (r->stereo && i0 + 1 < in->n) ? i0 + 1 : i0, 0, n, R);
         for (int k = 0; k < n; k++) {
-            L[k] = clean(in[(size_t)k * (size_t)in_ch + (size_t)i0]);
-            R[k] = clean(in[(size_t)k * (size_t)in_ch + (size_t)i1]);
+            L[k] = clean(L[k]);
+            R[k] = clean(R[k]);
         }
     } else {
         memset(L, 0, sizeof(float) * (size_t)n);
@@ -68,11 +69,11 @@ static inline float glide(float cur, float t, float coef) {
     return (next == cur || fabsf(t - next) < SF_SNAP) ? t : next;
 }
 
-void sf_reference_run(sf_engine *e, const float *in, int in_ch, int n) {
+void sf_reference_run(sf_engine *e, const sf_input *in, int n) {
     sf_reference *r = &e->ref;
     if (r->kind == SF_SRC_NONE && r->x == 0.0f) return;
     float *L = e->ref_buf, *R = e->ref_buf + e->max_block;
-    fetch(e, in, in_ch, L, R, n);
+    fetch(e, in, L, R, n);
     if (r->kind != SF_SRC_NONE) {
         sf_loudness_process(&r->loud, L, R, n);
         for (int k = 0; k < n; k++) {

@@ -338,6 +338,11 @@ int sf_process(sf_engine *e, const float *in, int in_channels, float *out, int o
 #define SF_OUT_BUS 2
 int sf_process_routed(sf_engine *e, const float *in, int in_channels, float *const *out,
                       const int *out_src, int n_out, int out_stride, int nframes);
+/* The same with planar inputs: device input i is in[i][0..nframes) (NULL:
+ * silence), so a caller holding one buffer per input (the JACK client's
+ * ports) hands them over as they are, without interleaving them first. */
+int sf_process_planar(sf_engine *e, const float *const *in, int n_in, float *const *out,
+                      const int *out_src, int n_out, int out_stride, int nframes);
 
 /* Meters: any thread. Arrays may be NULL; otherwise they hold
  * sf_engine_channels() floats. */
@@ -537,9 +542,8 @@ typedef struct sf_jack_audio sf_jack_audio;
 sf_jack_audio *sf_jack_audio_attach(sf_jack *j, sf_stream_ctx *ctx, void *const *in_ports,
                                     const int *in_cols, int n_in, void *const *out_ports,
                                     const int *out_src, int n_out);
-/* Remove the hook (after the cycle that may be running) and free. */
+/* Remove the hook (after the cycle that may be running) and free. Any
+ * period length works: the core runs a long one in pieces of its max_block. */
 void sf_jack_audio_detach(sf_jack_audio *a);
-/* Cycles not processed because they were longer than SF_MAX_BLOCK frames. */
-uint64_t sf_jack_audio_skipped(const sf_jack_audio *a);
 
 #endif

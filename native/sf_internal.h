@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "loudness.h"
 #include "sf_core.h"
@@ -298,6 +299,31 @@ struct sf_engine {
     atomic_uint_fast64_t chm_refused;
 };
 
+/* Device inputs for one piece of a block, as the core reads them:
+ * interleaved (planes NULL: input i of frame k at base[(off + k) * n + i],
+ * sf_process) or planar (planes[i][off + k], a NULL plane is silence:
+ * sf_process_planar, the JACK client's port buffers). */
+typedef struct sf_input {
+    const float *base;
+    const float *const *planes;
+    int n;   /* device inputs */
+    int off; /* frames into the caller's buffers where this piece starts */
+} sf_input;
+
+/* Frames [off, off + m) of the piece from device input i (0 <= i < in->n). */
+static inline void sf_input_read(const sf_input *in, int i, int off, int m, float *dst) {
+    off += in->off;
+    if (in->planes) {
+        const float *p = in->planes[i];
+        if (p) memcpy(dst, p + off, sizeof(float) * (size_t)m);
+        else memset(dst, 0, sizeof(float) * (size_t)m);
+        return;
+    }
+    const size_t w = (size_t)in->n;
+    const float *p = in->base + (size_t)off * w + (size_t)i;
+    for (int k = 0; k < m; k++) dst[k] = p[(size_t)k * w];
+}
+
 /* core.c: zeroed, 64-byte aligned (vector loads, no false sharing) */
 void *sf_zalloc(size_t n);
 /* core.c: queue one message (producer side); SF_EQUEUE_FULL when full */
@@ -306,7 +332,7 @@ int sf_push_msg(sf_engine *e, const sf_msg *m);
 /* strip.c */
 void sf_channel_defaults(sf_channel *c, int n_bus);
 void sf_channel_update(sf_engine *e, sf_channel *c);
-void sf_process_block(sf_engine *e, const float *in, int in_channels, int n);
+void sf_process_block(sf_engine *e, const sf_input *in, int n); /* in NULL: no inputs */
 /* strip.c: creation/teardown of the lane groups (control thread), the
  * layout commit after parameter changes (audio thread, bounded by n_ch) and
  * settling every glide in the lanes. */
@@ -335,7 +361,7 @@ float sf_master_target(const sf_engine *e);
 /* chanmeter.c */
 void sf_chmeter_setup(sf_engine *e);
 void sf_chmeter_switch(sf_engine *e, int ch, int on);
-void sf_chmeter_run(sf_engine *e, const float *in, int in_ch, int n);
+void sf_chmeter_run(sf_engine *e, const sf_input *in, int n);
 void sf_chmeter_publish(sf_engine *e);
 
 /* overs.c */
@@ -345,7 +371,7 @@ void sf_overs_truepeak(sf_engine *e, const float *left, const float *right, int 
 
 /* reference.c */
 void sf_reference_setup(sf_engine *e);
-void sf_reference_run(sf_engine *e, const float *in, int in_ch, int n);
+void sf_reference_run(sf_engine *e, const sf_input *in, int n);
 void sf_reference_publish(const sf_engine *e, sf_reference_meters *out);
 void sf_reference_settle(sf_engine *e);
 

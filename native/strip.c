@@ -497,8 +497,8 @@ void sf_gains_ramp(sf_engine *e, sf_channel *c, float seg) {
 }
 
 /* The block: the kernel set picked for this process. */
-void sf_process_block(sf_engine *e, const float *in, int in_ch, int n) {
-    e->simd->block(e, in, in_ch, n);
+void sf_process_block(sf_engine *e, const sf_input *in, int n) {
+    e->simd->block(e, in, n);
 }
 
 /* ---------------- the portable kernel set ----------------

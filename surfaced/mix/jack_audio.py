@@ -126,11 +126,6 @@ class JackAudio(_Driver):
         return self._native is not None and client is not None and not client.closed \
             and not client.status().shutdown
 
-    @property
-    def skipped(self) -> int:
-        """Cycles not processed: longer than the core's largest block (SF_MAX_BLOCK)."""
-        return int(lib.sf_jack_audio_skipped(self._native)) if self._native is not None else 0
-
     def ports(self) -> list[tuple[PortSpec, bool]]:
         """Every port with whether it is an input, by the names they have now."""
         return [(p, True) for p in self.inputs] + [(p, False) for p in self.outputs]

@@ -109,8 +109,8 @@ def test_engine_runs_in_the_jack_cycle(jack) -> None:
 
 
 def test_buffer_size_changes_do_not_stop_the_engine() -> None:
-    """jack_bufsize while the engine runs: it follows; a period over SF_MAX_BLOCK is
-    skipped (silence, counted as an xrun) instead of overrunning the scratch."""
+    """jack_bufsize while the engine runs: it follows, up to periods longer than the
+    engine's block (run in pieces) and than SF_MAX_BLOCK."""
     import shutil
     import subprocess
 
@@ -134,25 +134,17 @@ def test_buffer_size_changes_do_not_stop_the_engine() -> None:
         audio = JackAudio(e, inputs, outputs)
         audio.attach(client)
         try:
-            for frames in (256, 2048):
-                subprocess.run(["jack_bufsize", str(frames)], check=True,
-                               timeout=10, capture_output=True)
+            for frames in (256, 2048, 2 * lib.SF_MAX_BLOCK, 64):
+                r = subprocess.run(["jack_bufsize", str(frames)], timeout=10,
+                                   capture_output=True)
+                if r.returncode != 0 and frames > lib.SF_MAX_BLOCK:
+                    continue  # a server that refuses periods this long
+                assert r.returncode == 0, r.stderr
                 assert _wait(lambda f=frames: client.status().buffer_size == f)
-                n = audio.callbacks
+                n, done = audio.callbacks, e.meters().master.frames
                 assert _wait(lambda n=n: audio.callbacks > n + 5)
-            big = 2 * lib.SF_MAX_BLOCK
-            r = subprocess.run(["jack_bufsize", str(big)], timeout=10,
-                               capture_output=True)
-            if r.returncode == 0 and _wait(lambda: client.status().buffer_size == big):
-                xruns, skipped = e.meters().master.xruns, audio.skipped
-                assert _wait(lambda: audio.skipped > skipped + 3)
-                # each skipped cycle counts an xrun first (one may straddle the reads)
-                now_skipped = audio.skipped  # read before the xruns: each is counted there
-                assert e.meters().master.xruns >= xruns + (now_skipped - skipped) - 1
-                subprocess.run(["jack_bufsize", "64"], check=True, timeout=10,
-                               capture_output=True)
-                n = audio.callbacks
-                assert _wait(lambda: audio.callbacks > n + 5)  # and back to normal
+                # whole periods processed: the engine advanced by at least 5 of them
+                assert e.meters().master.frames >= done + 5 * frames
         finally:
             audio.detach()
     acquire_portaudio()  # as the other tests expect it
