@@ -8,8 +8,8 @@ channels), the same engine (N full strips, each fed from its own device
 input, 4 buses) runs in turn:
 
 - as surfaced's client: the audio hook in the client's process cycle
-  (native/jack_audio.c), N input ports interleaved into scratch, master and
-  bus ports written planar (sf_process_routed);
+  (native/jack_audio.c), the N input ports' buffers read by the core as they
+  are, master and bus ports written in place (sf_process_planar);
 - as a PortAudio duplex stream with N inputs (sf_pa_callback), PortAudio's
   JACK host API doing the (de)interleaving around it.
 
