@@ -423,3 +423,22 @@ def test_output_wrapping_round_a_small_ring_arrives_whole(client: JackClient,
         t.close()
         hub.close()
         dev.unplug()
+
+
+def test_a_sysex_in_several_jack_events_arrives_whole(hub: JackMidiHub, device: Device) -> None:
+    """A bridge (a2jmidid) cuts a long SysEx into chunks: joined, with real-time bytes inside."""
+    rec = Recorder()
+    t = make(hub, rec, device)
+    t.start()
+    try:
+        body = b"\x01\x02" * 150
+        device.send(b"\xf0\x00\x20\x32")
+        device.send(b"\xf8")  # a clock tick between the chunks: not the end of the SysEx
+        for i in range(0, len(body), 3):  # python-rtmidi sends only F0... or <= 3 bytes
+            device.send(body[i:i + 3])
+        device.send(b"\x03\xf7")
+        assert rec.wait_events(1) == [
+            Event("sysex", "midi:box", data=b"\xf0\x00\x20\x32" + body + b"\x03\xf7")]
+        assert t.stats.parser.errors == 0
+    finally:
+        t.close()
