@@ -72,7 +72,10 @@ def _faults(pid: int) -> int:
 
 
 def _switches(pid: int) -> dict[int, tuple[str, int]]:
-    """Per thread: (its name, voluntary + involuntary context switches so far)."""
+    """Per thread: (a label, voluntary + involuntary context switches so far).
+
+    Python threads all read "python" in /proc, so the label also says which
+    is the main thread and which run real-time (the JACK process thread)."""
     out: dict[int, tuple[str, int]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError):
@@ -80,7 +83,13 @@ def _switches(pid: int) -> dict[int, tuple[str, int]]:
             for line in (task / "status").read_text().splitlines():
                 if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
                     n += int(line.split()[1])
-            out[int(task.name)] = ((task / "comm").read_text().strip(), n)
+            stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            label = (task / "comm").read_text().strip()
+            if int(task.name) == pid:
+                label += " main"
+            if stat[38] in ("1", "2"):  # SCHED_FIFO / SCHED_RR
+                label += f" RT{stat[37]}"
+            out[int(task.name)] = (label, n)
     return out
 
 
@@ -233,8 +242,10 @@ def run_mixbox(server: str, jack_pid: int, load: JackLoad, channels: int, surfac
                             f"{name}:midi in"], capture_output=True, env=env)
         run = _watch(proc.pid, jack_pid, load, seconds, log)
     finally:
-        _stop(proc)
+        out = _stop(proc)
     run.what = f"jack_mix_box{' + surface' if surface else ''}"
+    if proc.returncode not in (0, -signal.SIGINT) or run.wakeups == 0:
+        run.note = f"FAILED (exit {proc.returncode}): {out.strip()[-200:]}"
     return run
 
 
@@ -254,10 +265,13 @@ def run_surfaced(server: str, jack_pid: int, load: JackLoad, channels: int, surf
     try:
         time.sleep(settle)
         if proc.poll() is not None:
-            raise RuntimeError(f"surfaced exited: {proc.communicate()[0].decode()[-800:]}")
+            out = proc.communicate()[0].decode(errors="replace")
+            what = f"surfaced{' --headless' if headless else ''}{' + surface' if surface else ''}"
+            return Run(what, 0.0, 0.0, 0.0, 0.0, 0,
+                       note=f"FAILED (exit {proc.returncode}): {out.strip()[-300:]}")
         run = _watch(proc.pid, jack_pid, load, seconds, log)
     finally:
-        out = _stop(proc)
+        out = _stop(proc) if proc.poll() is None else ""
     lines = out.splitlines()
     run.note = "; ".join(ln.strip() for ln in lines
                          if "joined" in ln or "playing" in ln or "online" in ln)[:300]
@@ -279,12 +293,18 @@ def report(channels: int, runs: list[Run]) -> None:
     print(f"   {'mixer':28} {'CPU % core':>18} {'wake-ups/s':>20} {'JACK DSP %':>16} "
           f"{'jackd CPU %':>18} xruns faults")
     for what in dict.fromkeys(r.what for r in runs):
-        rs = [r for r in runs if r.what == what]
+        rs = [r for r in runs if r.what == what and not r.note.startswith("FAILED")]
+        if not rs:
+            print(f"   {what:28} every run failed")
+            continue
         print(f"   {what:28} {_med([r.cpu for r in rs]):>18} {_med([r.wakeups for r in rs]):>20}"
               f" {_med([r.dsp for r in rs]):>16} {_med([r.jackd_cpu for r in rs]):>18}"
               f" {sum(r.xruns for r in rs):5} {sum(r.faults for r in rs):6}")
     for what in dict.fromkeys(r.what for r in runs):
         rs = [r for r in runs if r.what == what]
+        for r in rs:
+            if r.note.startswith("FAILED"):
+                print(f"   {what}: a run {r.note} (left out of the medians)")
         last = rs[-1]
         top = sorted(last.threads.items(), key=lambda kv: -kv[1])[:8]
         print(f"   {what}: wake-ups/s by thread (last repeat): "
