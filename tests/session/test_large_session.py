@@ -1,6 +1,6 @@
 """Sessions larger than one core transaction load, in `render` and in `run` (issue 9).
 
-A session sets every parameter of 1024 channels: about 39 000 values, more
+A session sets every parameter of 1024 channels: about 42,000 values, more
 than the core's queue holds at once (8191 changes), so the load goes in
 pieces. The proof that every piece reached the core is the sound: channels
 1..1023 are muted (the first pieces), channel 1024 plays a sine with its
