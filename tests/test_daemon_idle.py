@@ -72,3 +72,28 @@ def test_idle_loop_sleeps_and_wakes_for_a_change_from_another_thread() -> None:
     finally:
         sock.close()
         runner.stop()
+
+
+def test_meter_subscription_keeps_its_rate_with_no_wake() -> None:
+    """Meters an OSC peer asked for go out at their rate while nothing else happens."""
+    d = _daemon()
+    runner = DaemonThread(d)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        runner.start(lambda: bool(d.osc), what="listening")
+        port = d.osc[0].address[1]
+        sock.sendto(encode_message("/subscribe/meters", [20.0]), ("127.0.0.1", port))
+        got = 0
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                break
+            got += sum(1 for msg in parse_packet(data) if msg.address == "/meters/master")
+        assert got >= 3, f"{got} meter packets in 2 s at 20 Hz"  # lenient: a busy machine
+    finally:
+        sock.close()
+        runner.stop()
