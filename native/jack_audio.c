@@ -45,9 +45,12 @@ static void hook(void *arg, uint32_t nframes) {
     }
     for (int c = 0; c < a->n_out; c++)
         a->out_buf[c] = sf_jack_rt.port_get_buffer(a->out_ports[c], nframes);
-    uint64_t t0 = ctx->measure ? sf_timing_now_ns() : 0;
     for (int i = 0; i < a->n_in; i++)
         a->in_buf[a->in_col[i]] = sf_jack_rt.port_get_buffer(a->in_ports[i], nframes);
+    /* Timed like the PortAudio callback: the core's block, not libjack's
+     * buffer look-ups (PortAudio makes those outside its callback too; the
+     * server's DSP load counts both). */
+    uint64_t t0 = ctx->measure ? sf_timing_now_ns() : 0;
     sf_process_planar(ctx->engine, (const float *const *)a->in_buf, a->in_width, a->out_buf,
                       a->out_src, a->n_out, 1, (int)nframes);
     ctx->callbacks++;
