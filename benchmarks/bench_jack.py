@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jack_server import _wait_until_up, jackd_path  # noqa: E402
+from jack_server import _wait_until_up, jackd_path, spawn_jackd, stop_jackd  # noqa: E402
 from surfaced._native import ffi  # noqa: E402
 
 from surfaced.jackclient import JackClient  # noqa: E402
@@ -92,12 +91,7 @@ def sample_load(probe: JackClient, seconds: float) -> list[float]:
 
 def run(n: int, seconds: float, segments: int) -> None:
     name = f"sfbench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    exe = jackd_path()
-    assert exe is not None
-    proc = subprocess.Popen([exe, "-n", name, "-d", "dummy", "-r", str(RATE), "-p", "64",
-                             "-C", str(n), "-P", "2"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"))
+    proc = spawn_jackd(name, "-r", str(RATE), "-p", "64", "-C", str(n), "-P", "2")
     old = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name
     try:
@@ -146,12 +140,7 @@ def run(n: int, seconds: float, segments: int) -> None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
             os.environ["JACK_DEFAULT_SERVER"] = old
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_jackd(proc, timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:

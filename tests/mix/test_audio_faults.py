@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
-from jack_server import JackServer, _wait_until_up, jackd_path
+from jack_server import Jackd, JackServer
 from measured import Figures
 
 from surfaced.config import Config
@@ -44,45 +42,6 @@ RETURN_WAIT_S = 45.0  # the daemon looks again after 2, 4, 8, 16 s: room for a s
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
 
-class Jackd:
-    """A JACK server (dummy driver) under one name that the test can stop and start again."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def start(self) -> None:
-        exe = jackd_path()
-        assert exe is not None
-        # No _clear_stale_registry() here: libjack in this process keeps the
-        # shared-memory registry it attached to, and a server restarted on a
-        # fresh registry would be invisible to it (as to any JACK client that
-        # outlives its server's restart; users do not delete /dev/shm/jack*).
-        self.proc = subprocess.Popen(
-            [exe, "-n", self.name, "-d", "dummy", "-r", str(RATE), "-p", "64"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"))
-        _wait_until_up(self.name, self.proc)
-
-    def stop(self) -> None:
-        """Stop the server the way a user or a crash-free shutdown does (SIGTERM)."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 @pytest.fixture
 def jackd(jack: JackServer) -> Iterator[Jackd]:
     """A not-yet-started server of the test's own, which PortAudio is pointed at.
@@ -90,7 +49,7 @@ def jackd(jack: JackServer) -> Iterator[Jackd]:
     The session's server (`jack`) is started first, so that afterwards
     PortAudio can be left initialised on it, as the other tests expect.
     """
-    server = Jackd(f"sffault-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    server = Jackd("sffault", "-r", str(RATE), "-p", "64")
     old = os.environ.get("JACK_DEFAULT_SERVER")
     # PortAudio only looks for a server when it is initialised: start it
     # afresh on this test's name (the session's server, if any, is still up).

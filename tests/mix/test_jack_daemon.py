@@ -13,13 +13,12 @@ import os
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from daemon_thread import DaemonThread
-from jack_server import _wait_until_up, jackd_path
+from jack_server import Jackd, jackd_path
 from measured import Figures
 
 from surfaced.config import Config
@@ -52,36 +51,6 @@ connections:
 """
 
 
-class Jackd:
-    """jackd -d dummy with 4 capture and 4 playback ports, under one name, restartable."""
-
-    def __init__(self) -> None:
-        self.name = f"sfjd-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        exe = jackd_path()
-        assert exe is not None
-        self.proc = subprocess.Popen(
-            [exe, "-n", self.name, "-d", "dummy", "-r", str(RATE), "-p", "64", "-C", "4",
-             "-P", "4"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"))
-        _wait_until_up(self.name, self.proc)
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 @pytest.fixture(autouse=True)
 def portaudio_off_jack() -> Iterator[None]:
     """No PortAudio client on another server meanwhile: libjack keeps one server's
@@ -101,7 +70,7 @@ def jackd() -> Iterator[Jackd]:
         if os.environ.get("CI"):
             pytest.fail("jackd missing in CI: .ci/run must install jackd2")
         pytest.skip("jackd not installed (apt-get install jackd2)")
-    server = Jackd()
+    server = Jackd("sfjd", "-r", str(RATE), "-p", "64", "-C", "4", "-P", "4")
     try:
         yield server
     finally:
