@@ -8,6 +8,7 @@ moves controls, and reads the exact bytes the daemon sends back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -316,3 +317,47 @@ def test_unset_midi_api_without_a_jack_server_uses_rtmidi(
             await asyncio.wait_for(task, 10)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_midi_surface_survives_a_jack_server_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server goes and comes back: the surface goes offline, then binds on the new
+    client (the MIDI hook re-installed, our port registered again) and is heard."""
+    from jack_server import Jackd
+
+    server = Jackd("sfmidirestart")
+    server.start()
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)  # where the controller goes
+
+    async def scenario() -> None:
+        cfg = Config(headless=True, block=64, midi_api="jack", jack_server=server.name,
+                     osc=[], x32=None, enable=["korg-nanokontrol2"])
+        d = Daemon(cfg, session(), on_status=lambda m: None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        nano = Controller("korgctl4", "nanoKONTROL2 MIDI 1")
+        try:
+            await until(lambda: bool(d.bindings) and d.bindings[0].transport.online,
+                        timeout=10, what="bound")
+            b = d.bindings[0]
+            nano.close()  # the controller's client goes with its server
+            server.stop()
+            await until(lambda: not b.transport.online, timeout=10, what="offline")
+            server.start()
+            nano.open()
+            await until(lambda: b.transport.online, timeout=20, what="bound again")
+            before = d.mixer.get("ch/1/pan")
+            for v in (0, 10, 20, 30):
+                nano.send(0xB0, 16, v)
+                await asyncio.sleep(0.01)
+            await until(lambda: d.mixer.get("ch/1/pan") != before, what="the knob heard")
+        finally:
+            with contextlib.suppress(AttributeError):  # already closed by a failed step
+                nano.close()
+            stop.set()
+            await asyncio.wait_for(task, 15)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
