@@ -8,7 +8,6 @@ moves controls, and reads the exact bytes the daemon sends back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -319,15 +318,50 @@ def test_unset_midi_api_without_a_jack_server_uses_rtmidi(
     asyncio.run(scenario())
 
 
+# A controller in a process of its own: its JACK client dies with the server, as a
+# device's would, without a client of the test process surviving a server restart.
+DEVICE = """
+import sys, rtmidi
+out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "korgctl4")
+out.open_virtual_port("nanoKONTROL2 MIDI 1")
+inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "korgctl4")
+inp.open_virtual_port("nanoKONTROL2 MIDI 1")
+print("ready", flush=True)
+for line in sys.stdin:
+    out.send_message(bytes.fromhex(line))
+"""
+
+
+class DeviceProcess:
+    def __init__(self, server: str) -> None:
+        import os
+        import subprocess
+        import sys
+
+        env = dict(os.environ, JACK_DEFAULT_SERVER=server)
+        self.proc = subprocess.Popen([sys.executable, "-c", DEVICE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env=env)
+        assert self.proc.stdout is not None and self.proc.stdout.readline() == "ready\n"
+
+    def send(self, *msg: int) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(bytes(msg).hex() + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
 @pytest.mark.slow
-def test_midi_surface_survives_a_jack_server_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_midi_surface_survives_a_jack_server_restart() -> None:
     """The server goes and comes back: the surface goes offline, then binds on the new
     client (the MIDI hook re-installed, our port registered again) and is heard."""
     from jack_server import Jackd
 
     server = Jackd("sfmidirestart")
     server.start()
-    monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)  # where the controller goes
 
     async def scenario() -> None:
         cfg = Config(headless=True, block=64, midi_api="jack", jack_server=server.name,
@@ -335,16 +369,16 @@ def test_midi_surface_survives_a_jack_server_restart(monkeypatch: pytest.MonkeyP
         d = Daemon(cfg, session(), on_status=lambda m: None)
         stop = asyncio.Event()
         task = asyncio.create_task(d.run(stop))
-        nano = Controller("korgctl4", "nanoKONTROL2 MIDI 1")
+        nano = DeviceProcess(server.name)
         try:
             await until(lambda: bool(d.bindings) and d.bindings[0].transport.online,
                         timeout=10, what="bound")
             b = d.bindings[0]
-            nano.close()  # the controller's client goes with its server
+            nano.close()  # the controller goes with its server
             server.stop()
             await until(lambda: not b.transport.online, timeout=10, what="offline")
             server.start()
-            nano.open()
+            nano = DeviceProcess(server.name)
             await until(lambda: b.transport.online, timeout=20, what="bound again")
             before = d.mixer.get("ch/1/pan")
             for v in (0, 10, 20, 30):
@@ -352,8 +386,7 @@ def test_midi_surface_survives_a_jack_server_restart(monkeypatch: pytest.MonkeyP
                 await asyncio.sleep(0.01)
             await until(lambda: d.mixer.get("ch/1/pan") != before, what="the knob heard")
         finally:
-            with contextlib.suppress(AttributeError):  # already closed by a failed step
-                nano.close()
+            nano.close()
             stop.set()
             await asyncio.wait_for(task, 15)
 
