@@ -179,7 +179,7 @@ class Mixer:
                 old = self._current(spec)
                 # The current value is valid, so an equal one needs no checking:
                 # most of a scene recall is values that do not change.
-                new = old if type(value) is type(old) and value == old else _validate(spec, value)
+                new = old if _same(old, value) else _validate(spec, value)
                 if spec.path in seen:  # the last value given for a path wins
                     todo[seen[spec.path]] = (spec, new, todo[seen[spec.path]][2])
                     continue
@@ -290,5 +290,8 @@ def _validate(spec: ParamSpec, value: object) -> Value:
     return spec.validate(value)
 
 
-def _same(old: Value, new: Value) -> bool:
-    return type(old) is type(new) and old == new
+def _same(old: object, new: object) -> bool:
+    """Equal in type and value, -0.0 and 0.0 told apart (a saved mix loads bit for bit)."""
+    if type(old) is not type(new) or old != new:
+        return False
+    return not isinstance(old, float) or math.copysign(1.0, old) == math.copysign(1.0, new)
