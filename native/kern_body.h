@@ -109,40 +109,39 @@ static inline int vany(vi m) {
 static inline vi vnonfinite(vf a) { return ((vi)a & 0x7f800000) == 0x7f800000; }
 
 /* log2 for positive normal x, no division: x = 2^e * m with m in
- * [sqrt(1/2), sqrt(2)), log2(m) = u * Q(u), u = m - 1, Q a degree-7 fit
- * (max error 1.5e-7, i.e. under 1e-6 dB). +Inf gives 128, never NaN.
- * Estrin's scheme: a third of Horner's dependency chain, so the
- * out-of-order core overlaps many frames. */
+ * [sqrt(1/2), sqrt(2)), log2(m) = u * Q(u), u = m - 1, Q a degree-4 fit
+ * (max error 1.5e-5, i.e. under 1e-4 dB: a five-hundredth of the
+ * compressor's tolerance, and the level passes through the gain smoothing
+ * before it is heard). +Inf gives 128, never NaN. Estrin's scheme: a third
+ * of Horner's dependency chain, so the out-of-order core overlaps many
+ * frames. */
 static inline vf vlog2(vf x) {
     vi bits = (vi)x;
     vi e = (bits - 0x3f3504f3) >> 23;
     vf m = (vf)(bits - (e << 23));
     vf u = m - 1.0f;
     vf u2 = u * u;
-    vf u4 = u2 * u2;
-    vf p01 = u * -0.7213526368141174f + 1.442694902420044f;
-    vf p23 = u * -0.36025211215019226f + 0.48092764616012573f;
-    vf p45 = u * -0.248578742146492f + 0.28697115182876587f;
-    vf p67 = u * -0.14795871078968048f + 0.23496901988983154f;
-    vf q = (u2 * p23 + p01) + u4 * (u2 * p67 + p45);
+    vf p01 = u * -0.7202417850494385f + 1.4425779581069946f;
+    vf p23 = u * -0.3945755064487457f + 0.48668619990348816f;
+    vf q = u2 * (u2 * 0.25266021490097046f + p23) + p01;
     return __builtin_convertvector(e, vf) + u * q;
 }
 
 /* 2^y for y <= 127, no floorf: round to nearest with the 1.5*2^23 trick, a
- * degree-6 fit of 2^f on [-1/2, 1/2] (relative error 1e-7, exact 1 at 0)
- * and the integer part added to the exponent. Below -126 it bottoms out at
- * the smallest normal, which flush-to-zero makes 0. */
+ * degree-5 fit of 2^f on [-1/2, 1/2] (relative error 1.1e-7, about one
+ * float rounding; exact 1 at 0) and the integer part added to the
+ * exponent. Below -126 it bottoms out at the smallest normal, which
+ * flush-to-zero makes 0. */
 static inline vf vexp2(vf y) {
     y = vmax(y, vsplat(-126.0f));
     vf t = y + 12582912.0f;
     vf n = t - 12582912.0f;
     vf f = y - n;
     vf f2 = f * f;
-    vf f4 = f2 * f2;
-    vf p01 = f * 0.6931471824645996f + 1.0f;
-    vf p23 = f * 0.05550329014658928f + 0.24022646248340607f;
-    vf p46 = f2 * 0.00015341697144322097f + (f * 0.001339989947155118f + 0.009618503972887993f);
-    vf p = (f2 * p23 + p01) + f4 * p46; /* Estrin, as in vlog2 */
+    vf p01 = f * 0.6931470036506653f + 1.0f;
+    vf p23 = f * 0.05550733581185341f + 0.24022242426872253f;
+    vf p45 = f * 0.001326472731307149f + 0.009671512991189957f;
+    vf p = f2 * (f2 * p45 + p23) + p01; /* Estrin, as in vlog2 */
     vi ni = (vi)t - 0x4b400000; /* bits of t minus bits of 1.5*2^23 = n */
     return p * (vf)((ni + 127) << 23);
 }
@@ -319,14 +318,15 @@ static void reduce_out(const float *RESTRICT A, float *RESTRICT dst, int m) {
  * curve at 44.1-96 kHz, 8 dB at 192 kHz) and float states leave an error
  * floor 40-85 dB under the signal; in double the realised response is the
  * textbook one to under 0.001 dB and the floor is the float output's
- * rounding, -152 dB (tests/native/test_filters.py). It costs the strip
- * about a fifth more. Transposed DF-II because the input reaches the
- * output in one multiply-add per section: a normalised direct form I has
- * one operation less but a four-deep chain from input to output, and
- * measured slower; a float state-variable form does the same work as this
- * and misses -120 dB at 20 Hz corners (benchmarks/RESULTS.md, "Meters and
- * filters"). NS is known at compile time so the states stay in registers;
- * coefficients are memory operands. */
+ * rounding, -152 dB (tests/native/test_filters.py). Transposed DF-II with
+ * every section divided by its b0 (the product of the b0s applied once at
+ * the end, strip.c): the input reaches the output in one add per section,
+ * and a section costs four multiply-adds. Unnormalised it costs five; a
+ * normalised direct form I has the same four but a four-deep chain from
+ * input to output, and measured slower; a float state-variable form does
+ * as much work and misses -120 dB at 20 Hz corners (benchmarks/RESULTS.md,
+ * "Meters and filters"). NS is known at compile time so the states stay in
+ * registers; coefficients are memory operands. */
 #define DW (KW / 2)
 typedef double vd __attribute__((vector_size(DW * 8)));
 typedef double vda __attribute__((vector_size(DW * 8), may_alias));
@@ -367,12 +367,12 @@ static inline void vst_narrow(float *p, vd v) {
 
 static inline __attribute__((always_inline)) void chain(sf_group *g, int q, float *RESTRICT X,
                                                          int m, const int NS) {
-    vd b0[SF_MAX_STAGES], b1[SF_MAX_STAGES], b2[SF_MAX_STAGES], na1[SF_MAX_STAGES],
-        na2[SF_MAX_STAGES], s0[SF_MAX_STAGES], s1[SF_MAX_STAGES];
+    vd b1[SF_MAX_STAGES], b2[SF_MAX_STAGES], na1[SF_MAX_STAGES], na2[SF_MAX_STAGES],
+        s0[SF_MAX_STAGES], s1[SF_MAX_STAGES];
     const int o = q * DW;
+    const vd gain = vldd(&g->gain[o]);
     for (int s = 0; s < NS; s++) {
         int sl = g->slot_list[s];
-        b0[s] = vldd(&g->b0[sl][o]);
         b1[s] = vldd(&g->b1[sl][o]);
         b2[s] = vldd(&g->b2[sl][o]);
         na1[s] = vldd(&g->na1[sl][o]);
@@ -383,13 +383,14 @@ static inline __attribute__((always_inline)) void chain(sf_group *g, int q, floa
     for (int k = 0; k < m; k++) {
         vd v = vld_widen(X + k * SF_LANES + o);
         for (int s = 0; s < NS; s++) {
-            vd y = b0[s] * v + s0[s];
+            /* b0 = 1: the input reaches the output in one add */
+            vd y = v + s0[s];
             /* the y-dependent product last: it is the recurrence's critical path */
             s0[s] = (b1[s] * v + s1[s]) + na1[s] * y;
             s1[s] = b2[s] * v + na2[s] * y;
             v = y;
         }
-        vst_narrow(X + k * SF_LANES + o, v);
+        vst_narrow(X + k * SF_LANES + o, gain * v);
     }
     for (int s = 0; s < NS; s++) {
         int sl = g->slot_list[s];
@@ -525,64 +526,77 @@ static void front(sf_engine *e, sf_group *g, float *RESTRICT X, float *RESTRICT 
 static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *RESTRICT D,
                  const float *RESTRICT Dall, int m, uint64_t *used, uint64_t *resets) {
     sf_lanes *L = e->simd;
+    /* The halves of the group (NSL vectors) run side by side in every loop
+     * below: each lane's arithmetic and its order are unchanged, but the
+     * recurrences of the halves (gain smoothing, peak, sum of squares) are
+     * independent chains the core overlaps instead of waiting on one. */
+    vf pk[NSL], ss[NSL];
+    for (int h = 0; h < NSL; h++) {
+        pk[h] = vld(g->peak + h * KW);
+        ss[h] = vld(g->ss + h * KW);
+    }
     if (g->comp) {
-        for (int h = 0; h < NSL; h++) {
-            const int o = h * KW;
-            const vf thr = vld(g->thr + o), halfw = vld(g->halfw + o), kq = vld(g->kq + o);
-            const vf nsl = vld(g->nslope + o), att = vld(g->att + o), rel = vld(g->rel + o);
-            const vf mk = vld(g->mk + o);
-            const vf tiny = vsplat(1e-9f), zero = vsplat(0.0f);
-            vf gr = vld(g->gr + o);
-            size_t ko[KW] = {0};
-            if (g->ext_key)
-                for (int i = 0; i < KW; i++) {
-                    int ks = g->key_src[o + i];
-                    ko[i] = (size_t)(ks / SF_LANES) * SF_CHUNK * SF_LANES + (size_t)(ks % SF_LANES);
-                }
-            /* Two loops: the static curve has no recurrence (frames run in
-             * parallel); the smoothing recurrence is kept a few operations
-             * long so the out-of-order core overlaps the gain of earlier
-             * frames with it. */
-            vf T[SF_CHUNK];
-            for (int k = 0; k < m; k++) {
+        const vf tiny = vsplat(1e-9f), zero = vsplat(0.0f);
+        size_t ko[SF_LANES] = {0};
+        if (g->ext_key)
+            for (int l = 0; l < SF_LANES; l++) {
+                int ks = g->key_src[l];
+                ko[l] = (size_t)(ks / SF_LANES) * SF_CHUNK * SF_LANES + (size_t)(ks % SF_LANES);
+            }
+        /* Two loops: the static curve has no recurrence (frames run in
+         * parallel); the smoothing recurrence is kept a few operations
+         * long so the out-of-order core overlaps the gain of earlier
+         * frames with it. */
+        vf T[SF_CHUNK][NSL];
+        for (int k = 0; k < m; k++)
+            for (int h = 0; h < NSL; h++) {
+                const int o = h * KW;
                 vf d;
                 if (g->ext_key)
-                    for (int i = 0; i < KW; i++) d[i] = Dall[ko[i] + (size_t)k * SF_LANES];
+                    for (int i = 0; i < KW; i++) d[i] = Dall[ko[o + i] + (size_t)k * SF_LANES];
                 else d = vld(D + k * SF_LANES + o);
                 /* everything in log2 units: level, threshold, knee, reduction */
-                vf over = vlog2(vmax(d, tiny)) - thr;
+                vf over = vlog2(vmax(d, tiny)) - vld(g->thr + o);
+                const vf halfw = vld(g->halfw + o);
                 vf dc = vmax(over + halfw, zero);
-                T[k] = vsel(over > halfw, nsl * over, kq * dc * dc);
+                T[k][h] = vsel(over > halfw, vld(g->nslope + o) * over, vld(g->kq + o) * dc * dc);
             }
-            const vf catt = 1.0f - att, crel = 1.0f - rel; /* exact: att, rel >= 1/2 */
-            for (int k = 0; k < m; k++) {
-                const vf red = T[k];
+        vf gr[NSL];
+        for (int h = 0; h < NSL; h++) gr[h] = vld(g->gr + h * KW);
+        for (int k = 0; k < m; k++)
+            for (int h = 0; h < NSL; h++) {
+                const int o = h * KW;
+                const vf att = vld(g->att + o), rel = vld(g->rel + o);
+                const vf catt = 1.0f - att, crel = 1.0f - rel; /* exact: att, rel >= 1/2 */
+                const vf red = T[k][h];
                 /* gr' = a*gr + (1-a)*red, a = attack while the reduction grows
                  * (red > gr), else release: both candidates are computed and
                  * the sign of gr - red picks one, so the sample-to-sample
                  * chain is one multiply-add and a blend. */
                 const vf ra = catt * red, rr = crel * red;
-                vf ga = att * gr + ra;
-                vf gb = rel * gr + rr;
-                gr = vsel_sign(gr - red, ga, gb);
-                vst(X + k * SF_LANES + o, vld(X + k * SF_LANES + o) * vexp2(mk - gr));
+                vf ga = att * gr[h] + ra;
+                vf gb = rel * gr[h] + rr;
+                gr[h] = vsel_sign(gr[h] - red, ga, gb);
+                /* the meters see the compressed signal, in the same pass */
+                vf x = vld(X + k * SF_LANES + o) * vexp2(vld(g->mk + o) - gr[h]);
+                vst(X + k * SF_LANES + o, x);
+                pk[h] = vmax(vabs(x), pk[h]);
+                ss[h] += x * x;
             }
-            vst(g->gr + o, vsel(vnonfinite(gr), zero, gr));
-        }
+        for (int h = 0; h < NSL; h++) vst(g->gr + h * KW, vsel(vnonfinite(gr[h]), zero, gr[h]));
+    } else {
+        for (int k = 0; k < m; k++)
+            for (int h = 0; h < NSL; h++) {
+                vf x = vld(X + k * SF_LANES + h * KW);
+                pk[h] = vmax(vabs(x), pk[h]);
+                ss[h] += x * x;
+            }
     }
-
     for (int h = 0; h < NSL; h++) {
-        const int o = h * KW;
-        vf pk = vld(g->peak + o), ss = vld(g->ss + o);
-        for (int k = 0; k < m; k++) {
-            vf x = vld(X + k * SF_LANES + o);
-            pk = vmax(vabs(x), pk);
-            ss += x * x;
-        }
-        vst(g->peak + o, pk);
-        vst(g->ss + o, ss);
+        vst(g->peak + h * KW, pk[h]);
+        vst(g->ss + h * KW, ss[h]);
         /* a non-finite sum of squares means a non-finite sample got through */
-        vi b = vnonfinite(ss);
+        vi b = vnonfinite(ss[h]);
         if (vany(b)) reset_lanes(g, h, b, X, m, resets);
     }
 

@@ -42,8 +42,10 @@ typedef struct sf_group {
     SF_ALIGN int32_t pair[SF_LANES]; /* -1 where the lane is half of a stereo pair */
 
     /* filters, transposed DF-II in double precision (see chain() in
-     * kern_body.h), per slot and lane (a1/a2 stored negated) */
-    SF_ALIGN double b0[SF_MAX_STAGES][SF_LANES];
+     * kern_body.h), per slot and lane: each section divided by its b0 (so
+     * b1 and b2 here are b1/b0 and b2/b0; a1/a2 stored negated), the b0s'
+     * product applied once after the last section (gain, per lane) */
+    SF_ALIGN double gain[SF_LANES];
     SF_ALIGN double b1[SF_MAX_STAGES][SF_LANES];
     SF_ALIGN double b2[SF_MAX_STAGES][SF_LANES];
     SF_ALIGN double na1[SF_MAX_STAGES][SF_LANES];

@@ -258,10 +258,10 @@ static int n_outs(const sf_engine *e) { return 2 + 2 * e->n_bus; }
 
 static void identity_lane(sf_group *g, int l) {
     for (int s = 0; s < SF_MAX_STAGES; s++) {
-        g->b0[s][l] = 1.0;
         g->b1[s][l] = g->b2[s][l] = g->na1[s][l] = g->na2[s][l] = 0.0;
         g->z0[s][l] = g->z1[s][l] = 0.0;
     }
+    g->gain[l] = 1.0;
     g->thr[l] = g->halfw[l] = g->kq[l] = g->nslope[l] = g->mk[l] = g->gr[l] = 0.0f;
     g->att[l] = g->rel[l] = 0.0f;
     g->in_c[l] = g->in_t[l] = 1.0f; /* idle lanes must not force a gain pass */
@@ -336,15 +336,20 @@ static void sync_lanes(sf_engine *e, int i) {
         g->first[l] = side == 0;
         g->pair[l] = c->lanes == 2 ? -1 : 0;
         g->key_src[l] = key_lane >= 0 ? key_lane : gl;
+        /* Each section divided by its b0 (never 0 for the cookbook designs;
+         * identity stages have b0 = 1) and the product applied once: one
+         * multiply per section fewer in the kernel's cascade. */
+        double gain = 1.0;
         for (int s = 0; s < SF_MAX_STAGES; s++) {
             const sf_biquad *q = &c->stage[s];
-            g->b0[s][l] = q->b0;
-            g->b1[s][l] = q->b1;
-            g->b2[s][l] = q->b2;
+            gain *= q->b0;
+            g->b1[s][l] = q->b1 / q->b0;
+            g->b2[s][l] = q->b2 / q->b0;
             g->na1[s][l] = -q->a1;
             g->na2[s][l] = -q->a2;
             if (c->slot_reset & (1u << s)) g->z0[s][l] = g->z1[s][l] = 0.0;
         }
+        g->gain[l] = gain;
         /* A lane without a compressor gets a curve that is exactly 0 dB:
          * its gain computes to exactly 1 (no select needed per sample). */
         g->thr[l] = c->comp_on ? c->comp_thr2 : 0.0f;
