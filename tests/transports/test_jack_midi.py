@@ -334,7 +334,8 @@ def test_reader_sleeps_while_no_event_comes(hub: JackMidiHub, device: Device) ->
         after = hub.stats()
         assert after["cycles"] > before["cycles"]  # the hook runs every period ...
         assert after["reader_wakeups"] == before["reader_wakeups"]  # ... and wakes no one
-        assert after["watch_passes"] == before["watch_passes"]  # the graph did not change
+        # (the port watcher wakes only when the graph changes: other clients of this
+        # test session may change it, so that is not asserted here)
     finally:
         t.close()
 
