@@ -464,7 +464,23 @@ static void reset_lanes(sf_group *g, int h, vi b, float *RESTRICT X, int m, uint
     }
 }
 
-/* Source, sanitise, trim/polarity, filters, detector: one group, one chunk. */
+/* Detector of frame k, lanes [h*KW, h*KW + KW): |x|, linked across a stereo
+ * pair (max of both sides). */
+static inline vf detect(const sf_group *g, const float *RESTRICT X, int k, int h) {
+#if KW == 16
+    const vi sw = {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14};
+#elif KW == 8
+    const vi sw = {1, 0, 3, 2, 5, 4, 7, 6};
+#else
+    const vi sw = {1, 0, 3, 2};
+#endif
+    vf a = vabs(vld(X + k * SF_LANES + h * KW));
+    vf b = (vf)((vi)__builtin_shuffle(a, sw) & vldi(g->pair + h * KW));
+    return vmax(a, b);
+}
+
+/* Source, sanitise, trim/polarity, filters (and the detector, for a
+ * two-pass layout): one group, one chunk. */
 static void front(sf_engine *e, sf_group *g, float *RESTRICT X, float *RESTRICT D,
                   const sf_input *in, int off, int m, uint64_t *nonfinite,
                   uint64_t *resets) {
@@ -501,30 +517,15 @@ static void front(sf_engine *e, sf_group *g, float *RESTRICT X, float *RESTRICT 
         if (vany(b)) reset_lanes(g, h, b, X, m, resets);
     }
 
-    if (g->det) {
-        /* Detector: |x|, linked across a stereo pair (max of both sides). */
-        for (int h = 0; h < NSL; h++) {
-            vi pr = vldi(g->pair + h * KW);
-#if KW == 16
-            const vi sw = {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14};
-#elif KW == 8
-            const vi sw = {1, 0, 3, 2, 5, 4, 7, 6};
-#else
-            const vi sw = {1, 0, 3, 2};
-#endif
-            for (int k = 0; k < m; k++) {
-                vf a = vabs(vld(X + k * SF_LANES + h * KW));
-                vf b = (vf)((vi)__builtin_shuffle(a, sw) & pr);
-                vst(D + k * SF_LANES + h * KW, vmax(a, b));
-            }
-        }
-    }
+    if (g->det && L->two_pass) /* else back() computes it where it uses it */
+        for (int k = 0; k < m; k++)
+            for (int h = 0; h < NSL; h++) vst(D + k * SF_LANES + h * KW, detect(g, X, k, h));
 }
 
 /* Compressor (feed-forward, log domain, soft knee, branch-free attack /
- * release), meters, fader/pan/sends into the chunk's lane accumulators. */
+ * release) and meters (outputs() then adds the lanes into the outputs). */
 static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *RESTRICT D,
-                 const float *RESTRICT Dall, int m, uint64_t *used, uint64_t *resets) {
+                 const float *RESTRICT Dall, int m, uint64_t *resets) {
     sf_lanes *L = e->simd;
     /* The halves of the group (NSL vectors) run side by side in every loop
      * below: each lane's arithmetic and its order are unchanged, but the
@@ -554,7 +555,8 @@ static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *REST
                 vf d;
                 if (g->ext_key)
                     for (int i = 0; i < KW; i++) d[i] = Dall[ko[o + i] + (size_t)k * SF_LANES];
-                else d = vld(D + k * SF_LANES + o);
+                else if (L->two_pass) d = vld(D + k * SF_LANES + o);
+                else d = detect(g, X, k, h); /* one pass fewer over the chunk */
                 /* everything in log2 units: level, threshold, knee, reduction */
                 vf over = vlog2(vmax(d, tiny)) - vld(g->thr + o);
                 const vf halfw = vld(g->halfw + o);
@@ -600,52 +602,101 @@ static void back(sf_engine *e, sf_group *g, float *RESTRICT X, const float *REST
         if (vany(b)) reset_lanes(g, h, b, X, m, resets);
     }
 
-    const int n_out = 2 + 2 * e->n_bus;
+}
+
+/* Whether a group's gains into output `out` are constant and some lane is
+ * heard there (then it adds c * x, frame after frame). */
+static int out_steady(const sf_group *g, int out) {
+    vi moving = {0}, live = {0};
+    for (int h = 0; h < NSL; h++) {
+        vf c = vld(g->out_c[out] + h * KW), t = vld(g->out_t[out] + h * KW);
+        moving |= c != t;
+        live |= c != 0.0f;
+    }
+    return !vany(moving) && vany(live);
+}
+
+/* One group's lanes into output `out`'s chunk accumulator: gains constant,
+ * gliding or on a ramp. */
+static void out_one(sf_engine *e, sf_group *g, const float *RESTRICT X, int m, int out,
+                    uint64_t *used) {
+    sf_lanes *L = e->simd;
     const float coef = e->smooth_coef;
-    for (int out = 0; out < n_out; out++) {
-        vf c[NSL], t[NSL];
-        vi moving = {0}, live = {0};
-        for (int h = 0; h < NSL; h++) {
-            c[h] = vld(g->out_c[out] + h * KW);
-            t[h] = vld(g->out_t[out] + h * KW);
-            moving |= c[h] != t[h];
-            live |= (c[h] != 0.0f) | (t[h] != 0.0f);
-        }
-        if (!vany(live)) continue;
-        float *A = L->acc + (size_t)out * SF_CHUNK * SF_LANES;
-        if (!(*used & (1ull << out))) {
-            memset(A, 0, sizeof(float) * (size_t)m * SF_LANES);
-            *used |= 1ull << out;
-        }
-        if (!vany(moving)) {
-            for (int k = 0; k < m; k++)
-                for (int h = 0; h < NSL; h++) {
-                    float *a = A + k * SF_LANES + h * KW;
-                    vst(a, vld(a) + c[h] * vld(X + k * SF_LANES + h * KW));
-                }
-            continue;
-        }
-        for (int h = 0; h < NSL; h++) {
-            vf cc = c[h], tt = t[h];
-            const vf ss = vld(g->out_s[out] + h * KW);
-            const vi lin = ss != 0.0f;
-            if (__builtin_expect(vany(lin), 0)) {
-                /* ramp segment on some lanes (ramp.c): linear steps there */
-                for (int k = 0; k < m; k++) {
-                    cc = vsel(lin, vramp_step(cc, tt, ss), vglide_step(cc, tt, coef));
-                    float *a = A + k * SF_LANES + h * KW;
-                    vst(a, vld(a) + cc * vld(X + k * SF_LANES + h * KW));
-                }
-                vst(g->out_c[out] + h * KW, cc);
-                continue;
+    vf c[NSL], t[NSL];
+    vi moving = {0}, live = {0};
+    for (int h = 0; h < NSL; h++) {
+        c[h] = vld(g->out_c[out] + h * KW);
+        t[h] = vld(g->out_t[out] + h * KW);
+        moving |= c[h] != t[h];
+        live |= (c[h] != 0.0f) | (t[h] != 0.0f);
+    }
+    if (!vany(live)) return;
+    float *A = L->acc + (size_t)out * SF_CHUNK * SF_LANES;
+    if (!(*used & (1ull << out))) {
+        memset(A, 0, sizeof(float) * (size_t)m * SF_LANES);
+        *used |= 1ull << out;
+    }
+    if (!vany(moving)) {
+        for (int k = 0; k < m; k++)
+            for (int h = 0; h < NSL; h++) {
+                float *a = A + k * SF_LANES + h * KW;
+                vst(a, vld(a) + c[h] * vld(X + k * SF_LANES + h * KW));
             }
+        return;
+    }
+    for (int h = 0; h < NSL; h++) {
+        vf cc = c[h], tt = t[h];
+        const vf ss = vld(g->out_s[out] + h * KW);
+        const vi lin = ss != 0.0f;
+        if (__builtin_expect(vany(lin), 0)) {
+            /* ramp segment on some lanes (ramp.c): linear steps there */
             for (int k = 0; k < m; k++) {
-                cc = vglide_step(cc, tt, coef);
+                cc = vsel(lin, vramp_step(cc, tt, ss), vglide_step(cc, tt, coef));
                 float *a = A + k * SF_LANES + h * KW;
                 vst(a, vld(a) + cc * vld(X + k * SF_LANES + h * KW));
             }
             vst(g->out_c[out] + h * KW, cc);
+            continue;
         }
+        for (int k = 0; k < m; k++) {
+            cc = vglide_step(cc, tt, coef);
+            float *a = A + k * SF_LANES + h * KW;
+            vst(a, vld(a) + cc * vld(X + k * SF_LANES + h * KW));
+        }
+        vst(g->out_c[out] + h * KW, cc);
+    }
+}
+
+/* Groups ga and then gb (NULL: ga alone) into every output's chunk
+ * accumulator. Where both add constant gains, one pass does both, the
+ * accumulator read and written once instead of twice: the same operations
+ * in the same order as one group after the other, so the same bits. */
+static void outputs(sf_engine *e, sf_group *ga, const float *RESTRICT Xa, sf_group *gb,
+                    const float *RESTRICT Xb, int m, uint64_t *used) {
+    sf_lanes *L = e->simd;
+    const int n_out = 2 + 2 * e->n_bus;
+    for (int out = 0; out < n_out; out++) {
+        if (gb && out_steady(ga, out) && out_steady(gb, out)) {
+            float *A = L->acc + (size_t)out * SF_CHUNK * SF_LANES;
+            if (!(*used & (1ull << out))) {
+                memset(A, 0, sizeof(float) * (size_t)m * SF_LANES);
+                *used |= 1ull << out;
+            }
+            vf ca[NSL], cb[NSL];
+            for (int h = 0; h < NSL; h++) {
+                ca[h] = vld(ga->out_c[out] + h * KW);
+                cb[h] = vld(gb->out_c[out] + h * KW);
+            }
+            for (int k = 0; k < m; k++)
+                for (int h = 0; h < NSL; h++) {
+                    float *a = A + k * SF_LANES + h * KW;
+                    const int x = k * SF_LANES + h * KW;
+                    vst(a, (vld(a) + ca[h] * vld(Xa + x)) + cb[h] * vld(Xb + x));
+                }
+            continue;
+        }
+        out_one(e, ga, Xa, m, out, used);
+        if (gb) out_one(e, gb, Xb, m, out, used);
     }
 }
 
@@ -1063,11 +1114,22 @@ void KFN(sf_engine *e, const sf_input *in, int n) {
             }
             for (int gi = 0; gi < L->n_groups; gi++)
                 back(e, &L->groups[gi], L->x + gi * gstride, L->det + gi * gstride, L->det, m,
-                     &used, &resets);
+                     &resets);
+            for (int gi = 0; gi < L->n_groups; gi += 2) {
+                const int two = gi + 1 < L->n_groups;
+                outputs(e, &L->groups[gi], L->x + gi * gstride, two ? &L->groups[gi + 1] : NULL,
+                        L->x + (gi + two) * gstride, m, &used);
+            }
         } else {
+            /* groups in pairs, each in its own buffer, for outputs() */
             for (int gi = 0; gi < L->n_groups; gi++) {
-                front(e, &L->groups[gi], L->x, L->det, in, off, m, &nonfinite, &resets);
-                back(e, &L->groups[gi], L->x, L->det, L->det, m, &used, &resets);
+                float *X = L->x + (gi & 1) * gstride;
+                front(e, &L->groups[gi], X, L->det, in, off, m, &nonfinite, &resets);
+                back(e, &L->groups[gi], X, L->det, L->det, m, &resets);
+                if (gi & 1)
+                    outputs(e, &L->groups[gi - 1], L->x, &L->groups[gi], X, m, &used);
+                else if (gi + 1 == L->n_groups)
+                    outputs(e, &L->groups[gi], X, NULL, X, m, &used);
             }
         }
         for (int out = 0; out < 2 + 2 * e->n_bus; out++) {
