@@ -294,4 +294,6 @@ def _same(old: object, new: object) -> bool:
     """Equal in type and value, -0.0 and 0.0 told apart (a saved mix loads bit for bit)."""
     if type(old) is not type(new) or old != new:
         return False
-    return not isinstance(old, float) or math.copysign(1.0, old) == math.copysign(1.0, new)
+    if isinstance(old, float) and isinstance(new, float):
+        return math.copysign(1.0, old) == math.copysign(1.0, new)
+    return True
