@@ -259,24 +259,6 @@ int sf_jack_read_status(sf_jack *j, sf_jack_status *out) {
     return SF_OK;
 }
 
-int sf_jack_wait(sf_jack *j, int timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&j->lock);
-    unsigned seen = j->events;
-    int rc = 0;
-    while (j->events == seen && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&j->cond, &j->lock, &until);
-    int woke = j->events != seen;
-    pthread_mutex_unlock(&j->lock);
-    return woke;
-}
-
 int sf_jack_wait_since(sf_jack *j, unsigned *seen, int timeout_ms) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -293,6 +275,13 @@ int sf_jack_wait_since(sf_jack *j, unsigned *seen, int timeout_ms) {
     *seen = j->events;
     pthread_mutex_unlock(&j->lock);
     return woke;
+}
+
+int sf_jack_wait(sf_jack *j, int timeout_ms) {
+    pthread_mutex_lock(&j->lock);
+    unsigned seen = j->events;
+    pthread_mutex_unlock(&j->lock);
+    return sf_jack_wait_since(j, &seen, timeout_ms);
 }
 
 void sf_jack_wake(sf_jack *j) {
