@@ -447,7 +447,7 @@ def test_a_flac_stream_of_unknown_length_is_one_wav_error(tmp_path: Path) -> Non
     for rate in (None, 44100):
         tracemalloc.start()
         try:
-            with pytest.raises(WavError, match="streamed.flac: "):
+            with pytest.raises(WavError, match=r"streamed\.flac: "):
                 read_wav(path, rate=rate)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
