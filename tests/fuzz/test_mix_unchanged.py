@@ -95,7 +95,11 @@ def test_garbage_files_and_packets_leave_the_mix_alone(tmp_path: Path) -> None:
             assert d.native is not None and d.native.stats.errors >= 100
             assert d.osc[0].stats.dropped >= 100 and d.osc[1].stats.dropped >= 1
             assert any("configuration refused" in m for m in said)
-            assert d.bindings == [] or all(b.surface is None for b in d.bindings)
+            # No broken mapping file became a surface. (A garbage config that
+            # happens to be valid YAML, `{}` say, is a legal reload to the
+            # defaults, which binds the shipped mappings: those are not junk.)
+            assert not [b.path for b in d.bindings
+                        if b.surface is not None and b.path.parent == maps]
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
