@@ -230,19 +230,26 @@ static int sanitize_states(double st[4])
     return bad;
 }
 
+/* The histogram bin of mean square z, or -1 when it fails the absolute gate
+ * (-70 LUFS, which BS.1770-4 and Tech 3342 share). */
+static int gated_bin(double z)
+{
+    double lufs;
+
+    if (!(z > 0.0))
+        return -1;
+    lufs = LUFS_OFFSET + 10.0 * log10(z);
+    return lufs > ABSOLUTE_GATE_LUFS ? bin_of(lufs) : -1;
+}
+
 /* Add one 400 ms gating block (mean square z) to the histogram if it passes
  * the absolute gate. BS.1770-4 keeps blocks with l_j > -70 LUFS. */
 static void add_gating_block(sf_loudness *l, double z)
 {
-    double lufs;
-    int b;
+    const int b = gated_bin(z);
 
-    if (!(z > 0.0))
+    if (b < 0)
         return;
-    lufs = LUFS_OFFSET + 10.0 * log10(z);
-    if (!(lufs > ABSOLUTE_GATE_LUFS))
-        return;
-    b = bin_of(lufs);
     l->hist_energy[b] += z;
     l->hist_count[b] += 1u;
     if (b > l->hist_top)
@@ -297,15 +304,10 @@ static void update_integrated(sf_loudness *l)
  * passes the absolute gate (Tech 3342: -70 LUFS). */
 static void add_range_value(sf_loudness *l, double z)
 {
-    double lufs;
-    int b;
+    const int b = gated_bin(z);
 
-    if (!(z > 0.0))
+    if (b < 0)
         return;
-    lufs = LUFS_OFFSET + 10.0 * log10(z);
-    if (!(lufs > ABSOLUTE_GATE_LUFS))
-        return;
-    b = bin_of(lufs);
     l->lra_count[b] += 1u;
     if (b > l->lra_top)
         l->lra_top = b;
