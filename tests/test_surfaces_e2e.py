@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rtmidi
@@ -222,6 +223,15 @@ def test_nanokontrol2_soft_takeover(jack: object) -> None:
     asyncio.run(scenario())
 
 
+async def knob_1_is_heard(d: Daemon, nano: Any) -> None:
+    """Turn the nanoKONTROL2's knob 1 (CC 16) and wait until channel 1's pan moves."""
+    before = d.mixer.get("ch/1/pan")
+    for v in (0, 10, 20, 30):
+        nano.send(0xB0, 16, v)
+        await asyncio.sleep(0.01)
+    await until(lambda: d.mixer.get("ch/1/pan") != before, what="the knob heard")
+
+
 def jack_ports() -> list[str]:
     import subprocess
 
@@ -281,11 +291,7 @@ def test_midi_ports_share_the_audio_client(jack: object) -> None:
             assert not any(p.startswith("surfaced-") for p in ports)  # no second client
             assert d.jack is not None and d.jack_midi is not None
             assert d.jack_midi.client is d.jack.session.client
-            before = d.mixer.get("ch/1/pan")
-            for v in (0, 10, 20, 30):
-                nano.send(0xB0, 16, v)
-                await asyncio.sleep(0.01)
-            await until(lambda: d.mixer.get("ch/1/pan") != before, what="the knob heard")
+            await knob_1_is_heard(d, nano)
         finally:
             nano.close()
             stop.set()
@@ -380,11 +386,7 @@ def test_midi_surface_survives_a_jack_server_restart() -> None:
             server.start()
             nano = DeviceProcess(server.name)
             await until(lambda: b.transport.online, timeout=20, what="bound again")
-            before = d.mixer.get("ch/1/pan")
-            for v in (0, 10, 20, 30):
-                nano.send(0xB0, 16, v)
-                await asyncio.sleep(0.01)
-            await until(lambda: d.mixer.get("ch/1/pan") != before, what="the knob heard")
+            await knob_1_is_heard(d, nano)
         finally:
             nano.close()
             stop.set()
