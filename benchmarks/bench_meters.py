@@ -14,7 +14,6 @@ before/after comparison on the same machine, same load).
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys
@@ -23,21 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "native"))
+from build_core import public_cdef
+
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 48000
-
-
-def _cdef(header: Path) -> str:
-    out = []
-    for line in header.read_text().splitlines():
-        s = line.strip()
-        if s.startswith("#"):
-            m = re.fullmatch(r"#define\s+(\w+)\s+(\d+)", s)
-            if m:
-                out.append(f"#define {m[1]} {m[2]}")
-            continue
-        out.append(line)
-    return "\n".join(out)
 
 
 DRIVER = """
@@ -69,7 +58,7 @@ def load(native: Path, work: Path):  # type: ignore[no-untyped-def]
                     "-fPIC", "-I", str(native), str(native / "loudness.c"), str(driver),
                     "-o", str(so), "-lm"], check=True)
     ffi = cffi.FFI()
-    ffi.cdef(_cdef(native / "loudness.h"))
+    ffi.cdef(public_cdef((native / "loudness.h").read_text()))
     ffi.cdef("double bench_feed(sf_loudness *, const float *, const float *, int, int);")
     return ffi, ffi.dlopen(str(so))
 

@@ -17,9 +17,9 @@ read within +0.2/-0.4 dB of their analytic peak.
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,9 @@ from scipy import signal
 cffi = pytest.importorskip("cffi")
 
 NATIVE = Path(__file__).resolve().parents[2] / "native"
+sys.path.insert(0, str(NATIVE))
+from build_core import public_cdef  # noqa: E402
+
 FS = 48000
 
 # ITU-R BS.1770-4, Annex 1, Tables 1 and 2 (48 kHz): the reference filter.
@@ -59,17 +62,8 @@ class Native:
 
 
 def _cdef_from_header(path: Path) -> str:
-    """The header as cffi cdef text: integer #defines kept, other directives dropped."""
-    out = []
-    for line in path.read_text().splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            m = re.fullmatch(r"#define\s+(\w+)\s+(\d+)", stripped)
-            if m:
-                out.append(f"#define {m[1]} {m[2]}")
-            continue
-        out.append(line)
-    return "\n".join(out)
+    """The header as cffi cdef text, read the way the core's build reads sf_core.h."""
+    return public_cdef(path.read_text())
 
 
 @pytest.fixture(scope="module")
