@@ -59,7 +59,6 @@ import subprocess
 import sys
 import threading
 import time
-import tty
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +67,7 @@ from pathlib import Path
 import pytest
 import rtmidi
 from measured import Figures
+from test_diybox_e2e import Pty
 
 from surfaced.mix.params import spec_for
 from surfaced.transports import slip
@@ -375,20 +375,6 @@ def with_eof(sock: socket.socket) -> None:
             pass
     except OSError:
         pass
-
-
-class Pty:
-    """A raw pseudo-terminal: the box holds `master`, the daemon opens `path`."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
-
-    def close(self) -> None:
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 class BoxEmulator:
