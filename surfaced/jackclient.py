@@ -13,13 +13,12 @@ rtmidi's own backends).
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from surfaced._native import ffi, lib
+from surfaced.transports.port_patterns import port_matcher
 
 AUDIO: Final = lib.SF_JACK_PORT_AUDIO
 MIDI: Final = lib.SF_JACK_PORT_MIDI
@@ -76,14 +75,8 @@ def _names(ptr: Any) -> list[str]:
 
 
 def matches(pattern: str, port: str) -> bool:
-    """Whether full port name `port` matches a connection pattern.
-
-    `re:...` is a regular expression searched in the name; anything else is a
-    glob over the whole name (`system:playback_*`), as mapping port patterns are.
-    """
-    if pattern.startswith("re:"):
-        return re.search(pattern[3:], port) is not None
-    return fnmatch.fnmatchcase(port, pattern)
+    """Whether full port name `port` matches a port pattern (`transports.port_patterns`)."""
+    return port_matcher(pattern)(port)
 
 
 class JackClient:

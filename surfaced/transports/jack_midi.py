@@ -69,6 +69,7 @@ from surfaced.transports.midi_codec import (
     MidiParseError,
     MidiParser,
 )
+from surfaced.transports.port_patterns import PortPatternError, port_matcher
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,10 @@ class JackMidiError(Exception):
 
 def check_pattern(pattern: str) -> str:
     """`pattern` if it is usable (a glob, or ``re:`` and a valid regex); JackMidiError if not."""
-    if pattern.startswith("re:"):
-        try:
-            re.compile(pattern[3:])
-        except re.error as exc:
-            raise JackMidiError(f"bad port pattern {pattern!r}: {exc}") from None
+    try:
+        port_matcher(pattern)
+    except PortPatternError as exc:
+        raise JackMidiError(str(exc)) from None
     return pattern
 
 

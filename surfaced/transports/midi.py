@@ -38,7 +38,6 @@ rtmidi's default) and python-rtmidi is imported only here.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import re
 import threading
@@ -50,7 +49,7 @@ from typing import Any, Final
 import rtmidi
 
 from surfaced.events import Event
-from surfaced.transports import EventSink, is_throttled
+from surfaced.transports import EventSink, is_throttled, port_patterns
 from surfaced.transports.midi_codec import DEFAULT_MAX_SYSEX, MidiParser, MidiParserStats
 
 log = logging.getLogger(__name__)
@@ -80,14 +79,11 @@ def resolve_api(name: str | None) -> int:
 
 
 def port_matcher(pattern: str) -> Callable[[str], bool]:
-    """A predicate for port names: ``re:REGEX`` is searched, anything else is a whole-name glob."""
-    if pattern.startswith("re:"):
-        try:
-            regex = re.compile(pattern[3:])
-        except re.error as exc:
-            raise MidiTransportError(f"bad port pattern {pattern!r}: {exc}") from None
-        return lambda name: regex.search(name) is not None
-    return lambda name: fnmatch.fnmatchcase(name, pattern)
+    """A predicate for port names (`port_patterns.port_matcher`); MidiTransportError if bad."""
+    try:
+        return port_patterns.port_matcher(pattern)
+    except port_patterns.PortPatternError as exc:
+        raise MidiTransportError(str(exc)) from None
 
 
 def exact_pattern(name: str) -> str:
