@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from surfaced.transports.port_patterns import PortPatternError, port_matcher
 from surfaced.yamlmarks import line_of
 
 SIDES = ("L", "R")
@@ -60,12 +61,10 @@ def _patterns(path: str, parent: Any, key: Any, value: Any, where: str) -> list[
         if not isinstance(item, str) or not item:
             raise _fail(path, parent, key, where,
                         f"expected port names or patterns (text), got {item!r} at item {i + 1}")
-        if item.startswith("re:"):
-            try:
-                re.compile(item[3:])
-            except re.error as exc:
-                raise _fail(path, parent, key, where,
-                            f"bad regular expression {item[3:]!r}: {exc}") from None
+        try:
+            port_matcher(item)
+        except PortPatternError as exc:
+            raise _fail(path, parent, key, where, str(exc)) from None
         out.append(item)
     return out
 
