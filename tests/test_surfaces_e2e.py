@@ -364,8 +364,12 @@ class DeviceProcess:
 def test_midi_surface_survives_a_jack_server_restart() -> None:
     """The server goes and comes back: the surface goes offline, then binds on the new
     client (the MIDI hook re-installed, our port registered again) and is heard."""
-    from jack_server import Jackd
+    from jack_server import Jackd, _release_portaudio
 
+    # libjack keeps one server's engine state per process: a PortAudio left
+    # initialised on the session's server by earlier tests and our client on
+    # this one crashed in libjack at shutdown. Let it go first.
+    _release_portaudio()
     server = Jackd("sfmidirestart")
     server.start()
 
