@@ -13,7 +13,9 @@ connect nowhere.
   existing port its patterns match.
 - When ports appear later (a device plugged in, an application started:
   JACK's port-registration notification), the ones a pattern matches are
-  connected.
+  connected. A connection JACK refuses (the port's client has not activated
+  yet) is tried again for REFUSED_RETRY_S, then reported, and tried once more
+  whenever ports come or go.
 - Connections the user makes or breaks by hand (jack_connect, qjackctl)
   become the session's: an added port is appended by its name, a removed one
   takes the pattern that matched it out (replaced by the ports that pattern
@@ -47,6 +49,13 @@ from surfaced.mix.jack_audio import JackAudio, PortSpec
 from surfaced.session.read import Session
 
 SETTLE_S = 0.3  # a connection gone this long while both ports remain was broken by hand
+# JACK refuses to connect a port whose client has registered it but not yet
+# activated (jack2: "Cannot connect ports owned by inactive clients"), and the
+# port is listed (and another port's notification can make us look) before it
+# activates. A refused connection is therefore tried again on each look
+# (AGAIN_S apart) for this long, then reported and left until the next port
+# registration anywhere (jack2 notifies a client's ports again when it activates).
+REFUSED_RETRY_S = 3.0
 
 
 def literal(port: str) -> str:
@@ -66,7 +75,11 @@ class JackConnections:
         self.session = session
         self._say = say
         self._expected: dict[str, set[str]] = {}  # key -> ports we know it is connected to
-        self._refused: set[tuple[str, str]] = set()  # (key, port) JACK would not connect
+        # (key, port) JACK would not connect -> when it first refused; reported
+        # and no longer tried once REFUSED_RETRY_S have passed
+        self._refused: dict[tuple[str, str], float] = {}
+        self._reported: set[tuple[str, str]] = set()
+        self._registrations = -1  # the client's port-registration count at the last look
         self._pending: dict[tuple[str, str], float] = {}  # (key, port) gone since: removed?
         #: connections made, and changes by hand taken into the session
         self.made = 0
@@ -95,6 +108,7 @@ class JackConnections:
         """On joining: connect every port to what its patterns match now."""
         self._expected.clear()
         self._refused.clear()
+        self._reported.clear()
         self._pending.clear()
         self._connect_missing(client, audio, {})
 
@@ -138,13 +152,26 @@ class JackConnections:
             self.session.connections_revision += 1
             keys = ", ".join(sorted(changed))
             self._say(f"JACK connections changed by hand ({keys}): kept in the session")
-        self._connect_missing(client, audio, actual_by_key)
-        return again
+        return self._connect_missing(client, audio, actual_by_key) or again
 
     def _connect_missing(self, client: JackClient, audio: JackAudio,
-                         actual_by_key: dict[str, set[str]]) -> None:
+                         actual_by_key: dict[str, set[str]]) -> bool:
+        """Connect what the patterns match and is not connected. True: a refused
+        connection is still being tried (look again soon)."""
+        now = time.monotonic()
         outs = client.ports(None, AUDIO, IS_OUTPUT)
         ins = client.ports(None, AUDIO, IS_INPUT)
+        present = set(outs) | set(ins)
+        for gone in [k for k in self._refused if k[1] not in present]:
+            del self._refused[gone]  # a port that returns is tried afresh
+            self._reported.discard(gone)
+        registrations = client.status().port_registrations
+        if registrations != self._registrations:
+            self._registrations = registrations
+            for key in self._reported:  # ports came or went: one more try each
+                self._refused[key] = now
+            self._reported.clear()
+        retrying = False
         own = f"{client.name}:"
         for spec, is_input in audio.ports():
             pats = self.patterns(spec.key, client, spec, is_input)
@@ -157,7 +184,7 @@ class JackConnections:
                 actual = set(client.connections(here))
             expected = self._expected.setdefault(spec.key, set(actual))
             for port in pool:
-                if port.startswith(own) or port in actual or (spec.key, port) in self._refused \
+                if port.startswith(own) or port in actual or (spec.key, port) in self._reported \
                         or (spec.key, port) in self._pending:
                     continue
                 if not any(matches(p, port) for p in pats):
@@ -166,8 +193,16 @@ class JackConnections:
                 try:
                     client.connect(src, dst)
                 except JackError as exc:
-                    self._refused.add((spec.key, port))
-                    self._say(f"{exc} (the session's connections for {spec.key})")
+                    since = self._refused.setdefault((spec.key, port), now)
+                    if now - since < REFUSED_RETRY_S:
+                        retrying = True
+                    else:
+                        self._reported.add((spec.key, port))
+                        self._say(f"{exc} (the session's connections for {spec.key}; "
+                                  f"tried for {REFUSED_RETRY_S:g} s, tried again when "
+                                  "ports come or go)")
                     continue
+                self._refused.pop((spec.key, port), None)
                 self.made += 1
                 expected.add(port)
+        return retrying

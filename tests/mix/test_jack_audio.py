@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from surfaced._native import ffi, lib
 
-from surfaced.jackclient import IS_INPUT, IS_OUTPUT, JackClient
+from surfaced.jackclient import IS_INPUT, IS_OUTPUT, JackClient, JackError
 from surfaced.mix.engine import Engine
 from surfaced.mix.jack_audio import JackAudio, plan_ports
 from surfaced.session import ChannelConfig, Session, Source
@@ -187,6 +187,84 @@ def test_connections_follow_ports_that_come_and_hand_changes(jack) -> None:
         backend.close()
 
 
+def _connected(client: JackClient, source: str, destination: str) -> bool:
+    try:
+        client.connect(source, destination)
+    except JackError:
+        return False
+    return True
+
+
+class _InactiveClient:
+    """A JACK client straight from libjack that registers a port and activates only
+    when told: what an application does between its two calls at start."""
+
+    def __init__(self, name: str, server: str) -> None:
+        import ctypes
+        import ctypes.util
+
+        self.jack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+        self.jack.jack_client_open.restype = ctypes.c_void_p
+        self.jack.jack_port_register.restype = ctypes.c_void_p
+        self.jack.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                                 ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ulong]
+        self.jack.jack_activate.argtypes = [ctypes.c_void_p]
+        self.jack.jack_client_close.argtypes = [ctypes.c_void_p]
+        status = ctypes.c_int(0)
+        no_start, server_name = 0x01, 0x04  # JackNoStartServer | JackServerName
+        self.client = self.jack.jack_client_open(name.encode(), no_start | server_name,
+                                                 ctypes.byref(status), server.encode())
+        assert self.client, f"jack_client_open failed, status {status.value:#x}"
+
+    def register_output(self, short_name: str) -> None:
+        is_output = 0x2
+        assert self.jack.jack_port_register(self.client, short_name.encode(),
+                                            b"32 bit float mono audio", is_output, 0)
+
+    def activate(self) -> None:
+        assert self.jack.jack_activate(self.client) == 0
+
+    def close(self) -> None:
+        self.jack.jack_client_close(self.client)
+
+
+def test_a_port_is_connected_once_its_client_activates(jack, monkeypatch) -> None:
+    """An application registers its port before it activates, and JACK refuses to
+    connect a port of an inactive client. Seen then (another application's port made
+    us look), the session's pattern is tried again for a while, reported, and tried
+    again when the client activates: the port ends up connected, not refused for good."""
+    from surfaced.mix import jack_connections
+    from surfaced.mix.jack_backend import JackBackend
+    from surfaced.mix.mixer import Mixer
+
+    monkeypatch.setattr(jack_connections, "REFUSED_RETRY_S", 0.3)
+    s = Session(path="<test>", buses=0)
+    s.channels = [ChannelConfig("Kick", Source("input", first_input=0))]
+    s.connections = {"ch/1": ["late:out_*"], "master/L": [], "master/R": []}
+    mixer = Mixer(Engine(1, 0, jack.rate, 512))
+    said: list[str] = []
+    backend = JackBackend(s, mixer, name="sflate", server=jack.name, block=64, say=said.append,
+                          on_switch=lambda driver, where: None)
+    assert backend.start(require=True)
+    late = _InactiveClient("late", jack.name)
+    try:
+        spec = next(spec for spec, _ in backend.audio.ports() if spec.key == "ch/1")
+        ours = backend.audio.full_name(spec)
+        late.register_output("out_1")
+        with JackClient.open("sfwatch", jack.name) as watch:
+            assert _wait(lambda: "late:out_1" in watch.ports("^late:"))
+            watch.register_port("nudge", 0, IS_OUTPUT)  # a notification: surfaced looks
+            assert _wait(lambda: any("cannot connect JACK port 'late:out_1'" in m
+                                     for m in said)), said  # refused while inactive
+            assert watch.connections(ours) == []
+            late.activate()
+            assert _wait(lambda: watch.connections(ours) == ["late:out_1"]), said
+        assert s.connections_revision == 0  # our own connection, not a change by hand
+    finally:
+        late.close()
+        backend.close()
+
+
 def test_input_ports_feed_their_channels(jack) -> None:
     """A tone into `surfaced:Snare` (device input 3) reaches channel 2 and nothing else;
     device input 2, which no channel reads, has no port."""
@@ -213,7 +291,10 @@ def test_input_ports_feed_their_channels(jack) -> None:
             audio.attach(client)
             try:
                 assert _wait(lambda: client.ports("^sfaudiotone:"))
-                client.connect(client.ports("^sfaudiotone:")[0], "sfaudio:Snare")
+                # jack_metro registers its port before it activates, and JACK refuses to
+                # connect the port of a client not yet active: try until it takes
+                assert _wait(lambda: _connected(client, client.ports("^sfaudiotone:")[0],
+                                                "sfaudio:Snare"))
                 assert _wait(lambda: e.meters().ch_peak[1] > 0.1), e.meters().ch_peak
                 assert e.meters().ch_peak[0] == 0.0  # Kick's port carries nothing
                 assert sorted(client.ports("^sfaudio:")) == [
