@@ -59,7 +59,15 @@ def test_the_daemon_stages_a_live_input_from_its_audio_callbacks(jack: object) -
                     break
                 await asyncio.sleep(0.05)
             assert src and dst, _ports()
-            subprocess.run(["jack_connect", src[0], dst[0]], check=True, timeout=10)
+            # jack_metro lists its port before it activates, and JACK refuses to connect
+            # the port of a client not yet active: try until it takes
+            for _ in range(100):
+                done = subprocess.run(["jack_connect", src[0], dst[0]], timeout=10,
+                                      capture_output=True)
+                if done.returncode == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert done.returncode == 0, done.stderr
             await asyncio.sleep(3.5)  # 3 s of tone through the mix: the master's short-term
             master = d.engine.meters().master.short_term_lufs
             assert -40.0 < master < -20.0, master
