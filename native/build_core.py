@@ -14,7 +14,7 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [
     "core.c", "overs.c", "strip.c", "kern_avx2.c", "kern_avx512.c", "dsp.c", "stream.c",
-    "loudness.c", "truepeak.c", "ramp.c", "chanmeter.c", "reference.c", "jack.c",
+    "loudness.c", "truepeak.c", "ramp.c", "chanmeter.c", "gateblocks.c", "reference.c", "jack.c",
     "jack_audio.c", "jack_midi.c",
 ]
 HEADERS = ["sf_core.h", "sf_internal.h", "lanes.h", "kern_body.h", "loudness.h", "kweight.h", "truepeak.h", "jack_internal.h"]

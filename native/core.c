@@ -84,6 +84,7 @@ sf_engine *sf_engine_new(int n_channels, int n_buses, double sample_rate, int ma
     }
     atomic_init(&e->queue->head, 0);
     atomic_init(&e->queue->tail, 0);
+    atomic_init(&e->gb_count, 0);
     for (int i = 0; i < n_channels; i++) {
         sf_channel_defaults(&e->ch[i], n_buses);
         sf_channel_update(e, &e->ch[i]);
@@ -494,6 +495,7 @@ static void apply_msg(sf_engine *e, const sf_msg *m) {
             break;
         case SF_MSG_RESET_METERS:
             sf_loudness_reset(&e->loud);
+            e->gb_origin = e->now; /* its 10 ms steps count from here now */
             sf_truepeak_reset(&e->tp[0]);
             sf_truepeak_reset(&e->tp[1]);
             e->m_tp_max[0] = e->m_tp_max[1] = 0.0f;
@@ -662,6 +664,7 @@ static void run_piece(sf_engine *e, const sf_input *in, float *out, int out_chan
     }
     sf_chmeter_run(e, pin, n); /* sources before the DSP moves them on */
     sf_process_block(e, pin, n);
+    sf_gate_collect(e); /* the gating blocks it completed, for A/B */
     sf_reference_run(e, pin, n); /* after the master meters */
     const float *L = e->mix_buf, *R = e->mix_buf + e->max_block;
     if (route) {

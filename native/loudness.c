@@ -176,6 +176,7 @@ void sf_loudness_init(sf_loudness *l, double sample_rate)
     hop = floor(sample_rate / (double)SF_LOUDNESS_STEPS_PER_S + 0.5);
     l->hop = (int32_t)hop;
     l->state_resets = 0;
+    l->blocks_done = 0; /* not reset by sf_loudness_reset: a collector counts on it */
     sf_loudness_reset(l);
 }
 
@@ -408,8 +409,13 @@ static void finish_subblock(sf_loudness *l)
      * momentary windows include the zeros before the start and are not
      * programme blocks. Likewise the range takes short-term values from
      * the first whole 3 s on. */
-    if (l->sub_count >= SF_LOUDNESS_GATE_SUBBLOCKS)
+    if (l->sub_count >= SF_LOUDNESS_GATE_SUBBLOCKS) {
+        const int r = (int)(l->blocks_done % SF_LOUDNESS_RECENT_BLOCKS);
         add_gating_block(l, zm);
+        l->recent_z[r] = zm;
+        l->recent_step[r] = l->sub_count;
+        l->blocks_done++;
+    }
     if (l->sub_count >= SF_LOUDNESS_SUBBLOCKS)
         add_range_value(l, zs);
 }

@@ -38,6 +38,11 @@
  * before any block passed the absolute gate. Any lower value is floored to
  * this, so the meter never shows -inf or NaN. */
 #define SF_LOUDNESS_SILENCE_LUFS -200.0f
+/* Gating blocks kept for a caller that collects them after every
+ * sf_loudness_process call (the engine's A/B history, gateblocks.c). One
+ * call completes at most n / (rate / 10) + 1 blocks: 6 for SF_MAX_BLOCK
+ * (4096) frames at 8 kHz, so 8 is enough at every supported rate. */
+#define SF_LOUDNESS_RECENT_BLOCKS 8
 
 /* One biquad: y = b0 x + b1 x1 + b2 x2 - a1 y1 - a2 y2 (a0 normalised to 1). */
 typedef struct sf_loudness_biquad {
@@ -94,6 +99,15 @@ typedef struct sf_loudness {
     float short_term;
     float integrated;
     float range;
+
+    /* The gating blocks completed lately (see SF_LOUDNESS_RECENT_BLOCKS):
+     * block k, counted from init and never reset, is at
+     * [k % SF_LOUDNESS_RECENT_BLOCKS]: its mean square (channel-summed,
+     * before the absolute gate) and sub_count at its end (steps since the
+     * last reset). Only whole blocks count, as for the integrated value. */
+    uint64_t blocks_done;
+    double recent_z[SF_LOUDNESS_RECENT_BLOCKS];
+    uint64_t recent_step[SF_LOUDNESS_RECENT_BLOCKS];
 } sf_loudness;
 
 /*

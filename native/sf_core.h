@@ -254,6 +254,29 @@ typedef struct sf_reference_meters {
     float peak[2];           /* sample peak since then, before its gain, linear */
 } sf_reference_meters;
 
+/*
+ * The master's loudness history for A/B comparison (gateblocks.c): every
+ * 400 ms gating block of ITU-R BS.1770-4 the master loudness meter
+ * completes (one each 100 ms, the blocks its integrated value gates) goes
+ * into a ring, of which the newest SF_GATE_RING - 1 (51.1 s) can be read
+ * (the oldest slot is the next to be rewritten), with the frame at its end
+ * and its mean square with the monitor trim taken out, so a reader can
+ * attribute blocks to whatever was heard between two frames and measure
+ * the mix itself, not as trimmed. The trim is taken out as it was when the
+ * block ended: a block during which the trim moved is off by that move.
+ * Blocks restart 400 ms after sf_reset_meters (whole blocks only).
+ */
+#define SF_GATE_RING 512
+
+typedef struct sf_gate_block {
+    uint64_t seq;       /* blocks before this one since the engine was created */
+    uint64_t end_frame; /* frames (as sf_master_meters.frames) at its end: it
+                         * covers [end_frame - 0.4 s worth, end_frame) */
+    double energy;      /* channel-summed K-weighted mean square, before the trim */
+    float trim_db;      /* the monitor trim when it ended */
+    float reserved;
+} sf_gate_block;
+
 /* One channel's loudness measurement (sf_read_chmeter). */
 typedef struct sf_chmeter_reading {
     int32_t channel;  /* 0-based; -1 when the channel is not metered */
@@ -358,6 +381,14 @@ int sf_push_reference_input(sf_engine *e, int first_input, int stereo);
 int sf_push_reference_none(sf_engine *e);
 /* The reference meters: any thread, seqlock like sf_read_meters. */
 int sf_read_reference(sf_engine *e, sf_reference_meters *out);
+
+/* The gating blocks (see SF_GATE_RING) numbered `from` on, oldest first,
+ * at most `max` of them, into out (any thread, without tearing, never
+ * waiting on the audio side). Returns how many were copied (0 when none is
+ * newer); out[0].seq > from when older ones were overwritten meanwhile.
+ * SF_EBUSY when the writer kept overtaking the copy (retry), SF_EINVAL
+ * for bad arguments. */
+int sf_read_gate_blocks(sf_engine *e, uint64_t from, sf_gate_block *out, int max);
 
 /* Per-channel loudness meter (see SF_CHMETER_SLOTS): on = 1 starts (or
  * restarts) measuring channel ch, 0 stops and frees its slot. */

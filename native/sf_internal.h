@@ -297,6 +297,14 @@ struct sf_engine {
     atomic_uint chm_seq;
     sf_chmeter_reading *chm_pub;
     atomic_uint_fast64_t chm_refused;
+
+    /* the master's gating blocks for A/B (gateblocks.c): blocks of `loud`
+     * copied so far, the frame at which `loud` was last reset (its steps
+     * count from there), and the published ring with its write count */
+    uint64_t gb_seen;
+    uint64_t gb_origin;
+    atomic_uint_fast64_t gb_count;
+    sf_gate_block gb_ring[SF_GATE_RING];
 };
 
 /* Device inputs for one piece of a block, as the core reads them:
@@ -360,6 +368,8 @@ float sf_master_target(const sf_engine *e);
 
 /* chanmeter.c */
 void sf_chmeter_setup(sf_engine *e);
+/* gateblocks.c: audio side, after each piece's master meters */
+void sf_gate_collect(sf_engine *e);
 void sf_chmeter_switch(sf_engine *e, int ch, int on);
 void sf_chmeter_run(sf_engine *e, const sf_input *in, int n);
 void sf_chmeter_publish(sf_engine *e);

@@ -27,7 +27,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from surfaced.mix.ab import SAMPLE_HZ, gated_loudness
+from surfaced.mix.ab import gated_loudness
 from surfaced.mix.commands import CommandError
 from surfaced.mix.mixer import Mixer
 from surfaced.session import Session, SessionError, Source, generators
@@ -36,6 +36,7 @@ from surfaced.session.wavio import WavError, read_wav
 DEFAULT_WINDOW_S = 10.0
 GAIN_RANGE = (-40.0, 40.0)
 GAIN_STEP_DB = 0.1  # smaller moves of the match are not sent
+SAMPLE_HZ = 10.0  # loudness readings a second while a reference is loaded
 
 
 class Reference:

@@ -8,13 +8,19 @@ undo step; instead each mix keeps its own undo history, so an undo after a
 switch undoes something done to the mix being heard.
 
 Loudness matching: louder sounds better, so a fair comparison plays both at
-the same loudness. While a slot is heard, `tick()` samples the master's
-momentary loudness (400 ms blocks) ten times a second, which are exactly
-the gating blocks of ITU-R BS.1770-4 (75 % overlap); the slot's loudness is
-their gated integration over the last `window` seconds (absolute gate
--70 LUFS, relative gate -10 LU). With matching on, the louder slot is
-turned down by the difference through the core's monitor trim, which sits
-after the master fader and is not part of the mix (nothing saved changes).
+the same loudness. The core keeps the master's last 51.1 s of ITU-R
+BS.1770-4 gating blocks (400 ms, one every 100 ms) with the monitor trim
+taken out and the frame at which each ended (native/gateblocks.c). Nothing
+here runs while nobody asks: when a slot's loudness is needed (a switch,
+matching, `ab/state`) the blocks since the last read are collected and
+given to the slot heard while they played; a block that began before the
+switch's transaction could have landed holds the other mix and counts for
+neither. A slot's loudness is the gated integration of its blocks over the
+last `window` seconds it was heard (absolute gate -70 LUFS, relative gate
+-10 LU). With matching on, the louder slot is turned down by the difference
+through the core's monitor trim, which sits after the master fader and is
+not part of the mix (nothing saved changes); the trim then follows the
+loudness once a second (FOLLOW_S), the only time A/B wakes the control loop.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import math
 import threading
 from collections import deque
 
+from surfaced._native import lib
 from surfaced.mix.commands import CommandError
 from surfaced.mix.mixer import Mixer, Value
 from surfaced.mix.scenes import mix_without_solo
@@ -30,12 +37,20 @@ from surfaced.mix.undo import UndoHistory, _Stacks
 
 SLOTS = ("A", "B")
 DEFAULT_WINDOW_S = 10.0
-SAMPLE_HZ = 10.0  # momentary loudness readings per second (BS.1770's 100 ms block step)
+BLOCKS_PER_S = 10  # gating blocks a second (BS.1770-4's 100 ms step)
+BLOCK_S = 0.4  # what one gating block covers
 ABS_GATE_LUFS = -70.0
 REL_GATE_LU = -10.0
-# The momentary meter integrates 400 ms: the first readings after a switch
-# still hold the other mix, and would pull the two loudnesses together.
-SKIP_AFTER_SWITCH = 5
+# After a switch, blocks count for the new slot once they begin this long
+# after the frame read at the switch plus one engine block (the transaction
+# lands at the next block at most; the gains' ~10 ms smoothing follows).
+SETTLE_S = 0.05
+FOLLOW_S = 1.0  # with matching on: how often the trim follows the loudness
+# What the core's ring holds (SF_GATE_RING - 1 readable blocks, 51.1 s). A slot's blocks
+# are collected at every switch; the heard slot's last `window` seconds are
+# always in the ring unless the window is longer, and then they are
+# collected every RING_S / 2 even with matching off.
+RING_S = (lib.SF_GATE_RING - 1) / BLOCKS_PER_S
 
 
 def gated_loudness(momentary: list[float]) -> float:
@@ -67,10 +82,11 @@ class ABCompare:
         self._lock = threading.Lock()
         self._other: dict[str, Value] | None = None  # the mix not heard (None: not made yet)
         self._other_history: _Stacks | None = None
-        n = max(1, int(window * SAMPLE_HZ))
+        n = max(1, int(window * BLOCKS_PER_S))
         self._readings: dict[str, deque[float]] = {s: deque(maxlen=n) for s in SLOTS}
-        self._next_sample = 0.0
-        self._skip = 0  # readings still holding the other slot's audio (after a switch)
+        self._next_block = 0  # the core's number of the next gating block to collect
+        self._heard_from = 0  # frame from which a block counts for the heard slot
+        self._next_follow = 0.0
         self.switches = 0
 
     def other(self) -> str:
@@ -80,17 +96,21 @@ class ABCompare:
     # -------------------------------------------------------------- switch
     def switch(self) -> str:
         """Hear the other mix (one transaction); returns the slot heard now."""
+        engine = self.mixer.engine
         with self.mixer.lock:
+            with self._lock:
+                self._collect()  # what played until now was the slot heard until now
             mine = mix_without_solo(self.mixer)
             target = self._other if self._other is not None else dict(mine)
             self.mixer.apply(target, f"ab:{self.other()}", step=False)
             if self.history is not None:
                 self._other_history = self.history.swap(self._other_history)
+            settle = engine.max_block + int(SETTLE_S * engine.rate)
             with self._lock:
                 self._other = mine
                 self.heard = self.other()
                 self.switches += 1
-                self._skip = SKIP_AFTER_SWITCH
+                self._heard_from = engine.frames_processed() + settle
         self._apply_match()
         return self.heard
 
@@ -107,25 +127,34 @@ class ABCompare:
     def loudness(self, slot: str) -> float:
         """The slot's loudness over the last `window` seconds it was heard (LUFS, -inf: none)."""
         with self._lock:
+            self._collect()
             return gated_loudness(list(self._readings[slot]))
 
+    def _collect(self) -> None:
+        """Give the core's gating blocks since the last call to the heard slot (hold _lock)."""
+        engine = self.mixer.engine
+        span = int(BLOCK_S * engine.rate)
+        blocks = engine.gate_blocks(self._next_block)
+        readings = self._readings[self.heard]
+        for b in blocks:
+            if b.end_frame - span >= self._heard_from:
+                readings.append(b.lufs)
+        if blocks:
+            self._next_block = blocks[-1].seq + 1
+
     def due(self) -> float:
-        """When `tick` next samples (the control loop sleeps until then, or a wake)."""
-        return self._next_sample
+        """When `tick` next has work: inf while not matching (nothing to sample)."""
+        if self.match or self.window > RING_S:
+            return self._next_follow
+        return math.inf
 
     def tick(self, now: float) -> None:
-        """Sample the heard slot's loudness (call from the control loop; cheap)."""
-        if now < self._next_sample:
+        """With matching on, let the trim follow the loudness (control loop; cheap)."""
+        if now < self._next_follow or self.due() == math.inf:
             return
-        self._next_sample = now + 1.0 / SAMPLE_HZ
-        m = self.mixer.engine.meters().master
-        # The meter reads after the monitor trim: take it back out, so a slot's
-        # loudness is the mix's own.
+        self._next_follow = now + (FOLLOW_S if self.match else RING_S / 2)
         with self._lock:
-            if self._skip > 0:
-                self._skip -= 1
-                return
-            self._readings[self.heard].append(m.momentary_lufs - self.trim_db)
+            self._collect()
         if self.match:
             self._apply_match()
 

@@ -9,6 +9,7 @@ block itself at small sizes.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -85,6 +86,21 @@ class TxnStatus:
     applied: int  # transactions applied since the engine was made
     split: int  # transactions spread over more than one block: always 0
     block_ns: int  # CLOCK_MONOTONIC ns at which the applying block began
+
+
+@dataclass(frozen=True)
+class GateBlock:
+    """One 400 ms gating block of the master (BS.1770-4), before the monitor trim."""
+
+    seq: int  # blocks before it since the engine was made
+    end_frame: int  # frames processed at its end (it covers the 400 ms before)
+    energy: float  # channel-summed K-weighted mean square, the monitor trim taken out
+    trim_db: float  # the monitor trim when it ended
+
+    @property
+    def lufs(self) -> float:
+        """Its loudness (LUFS; -inf for silence)."""
+        return -0.691 + 10.0 * math.log10(self.energy) if self.energy > 0.0 else -math.inf
 
 
 @dataclass(frozen=True)
@@ -216,6 +232,23 @@ class Engine:
         what = f"setting {changes[0][0].path}" if n == 1 else f"a transaction of {n} changes"
         with self._lock:
             _check(lib.sf_push_params(self._ptr, batch, n, txn & 0xFFFFFFFF), what)
+
+    def gate_blocks(self, start: int) -> list[GateBlock]:
+        """The master's gating blocks numbered `start` on, oldest first (any thread).
+
+        The core keeps the last SF_GATE_RING - 1 (51.1 s; native/gateblocks.c):
+        when older ones were overwritten, the first returned has seq > start.
+        """
+        cap = lib.SF_GATE_RING
+        buf = ffi.new("sf_gate_block[]", cap)
+        n = lib.SF_EBUSY
+        for _ in range(100):  # the audio side overtook the copy: read again
+            n = lib.sf_read_gate_blocks(self._ptr, max(0, start), buf, cap)
+            if n != lib.SF_EBUSY:
+                break
+        _check(min(n, 0), "reading the loudness history")
+        return [GateBlock(int(b.seq), int(b.end_frame), float(b.energy), float(b.trim_db))
+                for b in buf[0:n]]
 
     def set_monitor_trim(self, db: float) -> None:
         """The monitor trim: a gain after the master fader, outside the mix (A/B matching)."""

@@ -59,3 +59,27 @@ def test_switch_copy_and_loudness_match_with_the_core_meters() -> None:
     assert ab.state()[0] == "A"
     play(engine, ab, t, 0.5)
     assert np.isfinite(engine.meters().master.momentary_lufs)
+
+
+def test_idle_ab_never_wakes_the_loop_and_still_knows_each_slots_loudness() -> None:
+    """The core keeps the loudness history: nothing samples it while nobody compares."""
+    mixer = Mixer(Engine(1, 0, max_block=512))
+    engine = mixer.engine
+    engine.set_source_buffer(1, generators.generate("pink", 48000, 4.0))
+    mixer.set("ch/1/fader", 0.0, "test")
+    engine.settle()
+    ab = ABCompare(mixer, window=3.0)
+    assert ab.due() == math.inf  # no tick is ever due while matching is off
+    engine.process(3 * 48000)  # no tick()
+    a_lufs = ab.loudness("A")
+    assert math.isfinite(a_lufs)
+    assert ab.switch() == "B"
+    mixer.set("ch/1/fader", -10.0, "test")
+    engine.process(3 * 48000)
+    assert ab.loudness("B") == pytest.approx(a_lufs - 10.0, abs=0.3)
+    assert ab.loudness("A") == pytest.approx(a_lufs, abs=0.01), "B's audio is not A's"
+    state = ab.state()
+    assert state[0] == "B" and state[3:] == pytest.approx((a_lufs, a_lufs - 10.0), abs=0.3)
+    ab.set_match(True)
+    assert ab.trim_db == 0.0  # B, the quieter one, is heard
+    assert math.isfinite(ab.due())  # matching follows the loudness (once a second)
