@@ -164,7 +164,9 @@ def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
         lines.append(f"| {title} | {_value(figures, f'soak_{name}_events')} | "
                      f"{entry.get('what', '') if entry else ''} |")
     lines += ["", "| invariant | value | how it was measured |", "| --- | --- | --- |"]
-    for key, title in [("soak_lost", "Valid events lost"), ("soak_doubled", "Events doubled"),
+    for key, title in [("soak_lost", "Valid events lost"),
+                       ("soak_midi_jack_lost", "MIDI events JACK did not deliver (xruns)"),
+                       ("soak_doubled", "Events doubled"),
                        ("soak_rss_drift_mb", "RSS drift"), ("soak_fd_drift", "Open files drift"),
                        ("soak_xruns", "xruns during the soak"),
                        ("soak_idle_xruns", "xruns idle, same length"),

@@ -124,6 +124,8 @@ class Daemon:
         self._mapping_check = asyncio.Lock()
         # MIDI surfaces on surfaced's own JACK client (made when the first one binds)
         self.jack_midi: JackMidiHub | None = None
+        #: the JACK MIDI hook's counters when it closed (None: MIDI never used JACK)
+        self.jack_midi_totals: dict[str, int] | None = None
         self._midi_jack_session: Any = None  # a JACK session opened for MIDI alone
         self._midi_jack: bool | None = None  # MIDI on JACK (decided at the first binding)
         self._midi_down_until = 0.0
@@ -792,6 +794,7 @@ class Daemon:
         if self._midi_jack_session is not None:
             self._midi_jack_session.close()  # tells the hub first, then closes the client
         if self.jack_midi is not None:
+            self.jack_midi_totals = self.jack_midi.stats()  # for the summary at stop
             self.jack_midi.close()
             self.jack_midi = None
         if self.native is not None:
