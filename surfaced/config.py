@@ -100,10 +100,14 @@ class Config:
     change_log_keep: int = 2  # rotated change logs kept (NAME.log.1, ...)
     log_level: str | None = None  # debug, info, warning, error; None: info for `run`
 
+    def mapping_folders(self) -> list[Path]:
+        """Where mapping files are looked for, in order (a later folder's file wins)."""
+        return [SHIPPED_MAPPINGS, config_home() / "mappings", *self.mapping_dirs]
+
     def available_mappings(self) -> dict[str, Path]:
         """Every mapping file by name; a user's file replaces a shipped one of the same name."""
         found: dict[str, Path] = {}
-        for d in [SHIPPED_MAPPINGS, config_home() / "mappings", *self.mapping_dirs]:
+        for d in self.mapping_folders():
             if d.is_dir():
                 for f in sorted(d.glob("*.yaml")):
                     found[f.stem] = f

@@ -5,11 +5,12 @@ One asyncio loop owns the control side. Transports deliver Events into it
 loop has no fixed ticker: whatever has work for it (a mix change a surface
 must show, an input, a command) calls `wake`, and each part says when it next
 needs a tick on its own (`due`: feedback held back by a rate, meters and
-keep-alives of a bound surface, autosave, loudness sampling), so an idle
-daemon sleeps. Ticks stay at least TICK_S apart, which coalesces bursts as
-the old 5 ms ticker did. A watcher reloads a mapping file when it changes on
-disk, without touching the audio (the engine and its driver keep running
-throughout).
+keep-alives of a bound surface, autosave of unsaved changes, A/B matching
+and the reference's loudness sampling while on), so an idle daemon sleeps.
+Ticks stay at least TICK_S apart, which coalesces bursts as the old 5 ms
+ticker did. A mapping file is reloaded when it changes on disk (the folders
+report changes through FolderWatch; polled where they cannot), without
+touching the audio (the engine and its driver keep running throughout).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from surfaced.assist.desk import Assistant
 from surfaced.assist.reference import Reference
 from surfaced.config import Config
 from surfaced.events import Event
+from surfaced.folder_watch import FolderWatch
 from surfaced.mix.ab import ABCompare
 from surfaced.mix.audio import HeadlessClock, LiveStream, default_output_available
 from surfaced.mix.audio_supervisor import AudioSupervisor, open_live, playing_through
@@ -48,7 +50,12 @@ from surfaced.transports.osc import OscListener
 log = logging.getLogger(__name__)
 
 TICK_S = 0.005  # the shortest gap between two ticks: bursts of changes coalesce within it
-RELOAD_CHECK_S = 0.5
+RELOAD_CHECK_S = 0.5  # mapping folders polled this often when the system cannot say
+# With a folder watch (Linux inotify, surfaced/folder_watch.py) a change asks
+# for a check itself; this slow look remains for what a watch cannot see (a
+# network folder changed from another machine).
+RELOAD_WATCHED_S = 5.0
+CHANGE_SETTLE_S = 0.05  # a burst of folder events (an editor's write and rename): one check
 RETRY_S = 5.0  # a transport that could not open (device busy, backend down) is retried
 
 
@@ -122,6 +129,10 @@ class Daemon:
         # mapping file -> (its mtime when it failed, when to try again)
         self.failed: dict[Path, tuple[float, float]] = {}
         self._mapping_check = asyncio.Lock()
+        self._folder_watch = FolderWatch(self._mapping_folder_changed)
+        self._watching = False  # every mapping folder watched at the last check
+        self._next_check = 0.0  # next mapping check (time.monotonic)
+        self._checked_at = -math.inf  # when the last one started
         # MIDI surfaces on surfaced's own JACK client (made when the first one binds)
         self.jack_midi: JackMidiHub | None = None
         #: the JACK MIDI hook's counters when it closed (None: MIDI never used JACK)
@@ -342,6 +353,10 @@ class Daemon:
         from surfaced.surfaces.surface import load_mapping
 
         plan = _Plan()
+        # Watch first, then look: a change after this is reported, one before is seen.
+        folders = config.mapping_folders() + [Path(p).parent for _, _, sources in bound
+                                              for p in sources]
+        self._watching = self._folder_watch.watch(folders)
         if announce_missing:
             for name in config.missing_mappings():
                 known = ", ".join(sorted(config.available_mappings()))
@@ -645,6 +660,7 @@ class Daemon:
     async def run(self, stop: asyncio.Event, seconds: float | None = None) -> None:
         """Start everything, tick until `stop` is set (or `seconds` pass), shut down."""
         self.loop = asyncio.get_running_loop()
+        self._folder_watch.start(self.loop)
         self.document.start()  # the running marker and the autosave worker
         self.start_audio()
         self.start_audio_watch()
@@ -662,7 +678,8 @@ class Daemon:
         woken = self._woken = asyncio.Event()
         stopping = asyncio.ensure_future(stop.wait())
         waking = asyncio.ensure_future(woken.wait())
-        next_reload = time.monotonic() + RELOAD_CHECK_S
+        self._checked_at = time.monotonic()  # start_surfaces just checked
+        self._next_check = self._checked_at + self._check_interval()
         checking: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
@@ -673,11 +690,12 @@ class Daemon:
                 self.ticks += 1
                 self._tick(now)
                 self._guarded("autosave", self.document.tick, now)
-                if now >= next_reload and (checking is None or checking.done()):
-                    next_reload = now + RELOAD_CHECK_S
+                if now >= self._mapping_due() and (checking is None or checking.done()):
+                    self._checked_at = now
+                    self._next_check = now + self._check_interval()
                     checking = asyncio.create_task(self._guarded_async(
                         "checking mappings", self.check_reload()))
-                due = min(self._due(now), next_reload, deadline)
+                due = min(self._due(now), self._mapping_due(), deadline)
                 # Not sooner than TICK_S after this tick, so a burst coalesces.
                 sleep = max(due, now + TICK_S) - time.monotonic()
                 if sleep > 0 and not waking.done():
@@ -693,6 +711,22 @@ class Daemon:
             stopping.cancel()
             waking.cancel()
             self._woken = None
+
+    def _check_interval(self) -> float:
+        """Seconds to the next mapping check with no change reported."""
+        return RELOAD_WATCHED_S if self._watching and self._folder_watch.available \
+            else RELOAD_CHECK_S
+
+    def _mapping_due(self) -> float:
+        """When the next mapping check is due: the interval, a change, or a retry."""
+        retry = min((r for _, r in self.failed.values() if r > self._checked_at),
+                    default=math.inf)
+        return min(self._next_check, retry)
+
+    def _mapping_folder_changed(self) -> None:
+        """Loop thread: a mapping folder changed (FolderWatch); check it shortly."""
+        self._next_check = min(self._next_check, time.monotonic() + CHANGE_SETTLE_S)
+        self.wake()
 
     def wake(self) -> None:
         """Any thread: tick soon (something has work for the loop). Cheap when repeated."""
@@ -782,6 +816,7 @@ class Daemon:
 
     async def shutdown(self) -> None:
         """Close surfaces, transports, listeners and the audio driver."""
+        self._folder_watch.close()
         if self.link is not None:  # first: let go of holds while the surfaces still exist
             self.link.close()
             self.link = None

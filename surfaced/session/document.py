@@ -65,6 +65,10 @@ DEFAULT_KEEP = 5
 # the GIL, and a few hundred at a time would hold it for milliseconds.
 LOG_FLUSH_S = 0.2
 BUSY_RECHECK_S = 0.05  # while the worker writes, the loop looks again this often
+# With nothing to save, autosave is not due: every change to the mix and every
+# command wakes the daemon's loop, and the next tick finds it dirty. This slow
+# look is for what changes without a wake (JACK connections made by hand).
+CLEAN_RECHECK_S = 10.0
 
 
 class Document:
@@ -222,6 +226,8 @@ class Document:
         if self._worker.busy:
             return now + BUSY_RECHECK_S  # tick does nothing while the worker writes
         due = self._next
+        if self._marker_written and not self.dirty():
+            due += CLEAN_RECHECK_S
         if self.changelog is not None and self.changelog.path is not None \
                 and self.mixer is not None and self.mixer.seq != self._logged_seq:
             due = min(due, max(now, self._next_log))
