@@ -14,6 +14,8 @@
  * is published with a release store and read with an acquire load in the
  * cycle; unpublishing waits out a cycle that may still hold the old port
  * (`seq`, odd while the hook runs), so the caller may unregister it then.
+ * A bit mask per direction says which slots hold a port, so each cycle
+ * visits only those (a surface or two: not all 128 slots; issue 9).
  *
  * Input: every event of every published input, each cycle, into ONE
  * single-producer single-consumer byte ring (allocated here, at creation):
@@ -46,6 +48,7 @@
 #include "jack_internal.h"
 
 #define HEADER ((uint32_t)SF_JACK_MIDI_HEADER)
+_Static_assert(SF_JACK_MIDI_SLOTS <= 64, "a slot is a bit of a uint64_t mask");
 
 struct ring {
     unsigned char *buf;
@@ -58,6 +61,9 @@ struct sf_jack_midi {
     sf_jack *jack;                 /* attached client, or NULL */
     _Atomic(void *) in_port[SF_JACK_MIDI_SLOTS];
     _Atomic(void *) out_port[SF_JACK_MIDI_SLOTS];
+    /* Bit s: slot s holds a port (set after the port is stored, cleared
+     * before it is taken away; the cycle still checks the pointer). */
+    _Atomic(uint64_t) in_mask, out_mask;
     struct ring in, out;
     unsigned char *bounce;         /* the hook's copy of an output message that wraps */
     sem_t wake;
@@ -109,7 +115,9 @@ static void input_cycle(sf_jack_midi *m, uint32_t nframes, uint64_t now_ns) {
     uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint32_t start = head;
     unsigned long long events = 0, bytes = 0, dropped = 0;
-    for (int s = 0; s < SF_JACK_MIDI_SLOTS; s++) {
+    for (uint64_t live = atomic_load_explicit(&m->in_mask, memory_order_acquire); live;
+         live &= live - 1) {
+        const int s = __builtin_ctzll(live);
         void *port = atomic_load_explicit(&m->in_port[s], memory_order_acquire);
         if (!port) continue;
         void *pbuf = sf_jack_rt.port_get_buffer(port, nframes);
@@ -148,14 +156,17 @@ static void input_cycle(sf_jack_midi *m, uint32_t nframes, uint64_t now_ns) {
 }
 
 static void output_cycle(sf_jack_midi *m, uint32_t nframes) {
-    void *bufs[SF_JACK_MIDI_SLOTS];
-    unsigned char wrote[SF_JACK_MIDI_SLOTS] = {0};
-    for (int s = 0; s < SF_JACK_MIDI_SLOTS; s++) {
+    void *bufs[SF_JACK_MIDI_SLOTS]; /* only the slots in `have` are set */
+    uint64_t have = 0, wrote = 0;
+    for (uint64_t live = atomic_load_explicit(&m->out_mask, memory_order_acquire); live;
+         live &= live - 1) {
+        const int s = __builtin_ctzll(live);
         void *port = atomic_load_explicit(&m->out_port[s], memory_order_acquire);
         bufs[s] = port ? sf_jack_rt.port_get_buffer(port, nframes) : NULL;
         if (bufs[s]) {
             /* JACK does not clear an output buffer: stale events would repeat. */
             sf_jack_rt.midi_clear_buffer(bufs[s]);
+            have |= 1ull << s;
         }
     }
     struct ring *r = &m->out;
@@ -169,7 +180,7 @@ static void output_cycle(sf_jack_midi *m, uint32_t nframes) {
         uint32_t size;
         memcpy(&slot, h, 2);
         memcpy(&size, h + 4, 4);
-        void *pbuf = slot < SF_JACK_MIDI_SLOTS ? bufs[slot] : NULL;
+        void *pbuf = slot < SF_JACK_MIDI_SLOTS && (have >> slot & 1u) ? bufs[slot] : NULL;
         if (pbuf) {
             /* Bytes that wrap round the ring's end go through the bounce buffer. */
             uint32_t at = (tail + HEADER) & (r->cap - 1);
@@ -179,7 +190,7 @@ static void output_cycle(sf_jack_midi *m, uint32_t nframes) {
                 bytes = m->bounce;
             }
             int rc = sf_jack_rt.midi_event_write(pbuf, 0, bytes, size);
-            if (rc != 0 && wrote[slot]) {
+            if (rc != 0 && (wrote >> slot & 1u)) {
                 /* This cycle's buffer is full: keep it, and what follows, for the next. */
                 atomic_fetch_add_explicit(&m->out_deferred, 1, memory_order_relaxed);
                 break;
@@ -188,7 +199,7 @@ static void output_cycle(sf_jack_midi *m, uint32_t nframes) {
                 dropped++; /* larger than an empty port buffer: it never fits */
             } else {
                 written++;
-                wrote[slot] = 1;
+                wrote |= 1ull << slot;
             }
         } else {
             dropped++;
@@ -223,6 +234,8 @@ sf_jack_midi *sf_jack_midi_new(uint32_t in_bytes, uint32_t out_bytes) {
         free(m);
         return NULL;
     }
+    atomic_init(&m->in_mask, 0);
+    atomic_init(&m->out_mask, 0);
     pthread_mutex_init(&m->send_lock, NULL);
     return m;
 }
@@ -257,6 +270,8 @@ int sf_jack_midi_attach(sf_jack_midi *m, sf_jack *j) {
 void sf_jack_midi_detach(sf_jack_midi *m) {
     if (!m || !m->jack) return;
     sf_jack_set_hook(m->jack, SF_JACK_HOOK_MIDI, NULL, NULL); /* waits out the cycle */
+    atomic_store(&m->in_mask, 0);
+    atomic_store(&m->out_mask, 0);
     for (int s = 0; s < SF_JACK_MIDI_SLOTS; s++) {
         atomic_store(&m->in_port[s], NULL);
         atomic_store(&m->out_port[s], NULL);
@@ -271,8 +286,16 @@ void sf_jack_midi_detach(sf_jack_midi *m) {
 int sf_jack_midi_set_port(sf_jack_midi *m, int slot, int output, void *port) {
     if (!m || slot < 0 || slot >= SF_JACK_MIDI_SLOTS) return SF_EINVAL;
     _Atomic(void *) *cell = output ? &m->out_port[slot] : &m->in_port[slot];
-    atomic_store_explicit(cell, port, memory_order_seq_cst);
-    if (!port) wait_out_cycle(m);
+    _Atomic(uint64_t) *mask = output ? &m->out_mask : &m->in_mask;
+    const uint64_t bit = 1ull << slot;
+    if (port) {
+        atomic_store_explicit(cell, port, memory_order_seq_cst);
+        atomic_fetch_or_explicit(mask, bit, memory_order_seq_cst);
+    } else {
+        atomic_fetch_and_explicit(mask, ~bit, memory_order_seq_cst);
+        atomic_store_explicit(cell, port, memory_order_seq_cst);
+        wait_out_cycle(m);
+    }
     return SF_OK;
 }
 

@@ -323,6 +323,41 @@ def test_events_reach_the_surface_whose_device_sent_them(hub: JackMidiHub, jack:
             d.unplug()
 
 
+def test_ports_come_and_go_in_any_slot_and_the_rest_keep_working(
+        hub: JackMidiHub, jack: object) -> None:
+    """The hook visits only the slots holding a port (a bit mask): a slot freed in the
+    middle stops, the others go on, and a port taking a freed slot is heard."""
+    devices = [Device(f"s{i}{uuid.uuid4().hex[:5]}").plug_in() for i in range(4)]
+    recs = [Recorder() for _ in devices]
+
+    def bind(i: int) -> JackMidiTransport:
+        t = JackMidiTransport(recs[i], hub=hub, input=f"{devices[i].client}:*",
+                              source=f"midi:{i}")
+        t.start()
+        return t
+
+    ts = {i: bind(i) for i in range(3)}
+    try:
+        for i in range(3):
+            wait_until(lambda i=i: bool(ts[i].online), f"device {i} bound")  # type: ignore[misc]
+        ts.pop(1).close()  # the middle slot goes
+        ts[3] = bind(3)  # and a new port takes a slot
+        wait_until(lambda: bool(ts[3].online), "device 3 bound")
+        for n in range(10):
+            for i in (0, 1, 2, 3):
+                devices[i].send(bytes([0xB0, n, i]))
+        for i in (0, 2, 3):
+            assert recs[i].wait_events(10) == [Event("cc", f"midi:{i}", 0, n, i)
+                                               for n in range(10)]
+        time.sleep(0.2)
+        assert recs[1].events == []  # its port is gone: nothing delivered for it
+    finally:
+        for t in ts.values():
+            t.close()
+        for d in devices:
+            d.unplug()
+
+
 def test_reader_sleeps_while_no_event_comes(hub: JackMidiHub, device: Device) -> None:
     """No polling: with a bound surface and no traffic the reader does not wake."""
     t = make(hub, Recorder(), device)
