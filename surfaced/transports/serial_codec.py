@@ -127,11 +127,14 @@ class SerialDecoder:
     def frames(self, data: bytes) -> list[bytes]:
         """The SLIP layer alone: the frames these bytes complete (counts updated)."""
         dec = self._slip
-        errors = dec.stats.errors
+        # Every drop the decoder counts sets a new last_error, so comparing it
+        # tells whether the drop counters moved without summing them per read.
+        last_error = dec.last_error
         frames = dec.feed(data)
         s, b, st = dec.stats, self._base, self.stats
-        st.frames = b[0] + s.frames
-        if s.errors != errors:
+        if frames:
+            st.frames = b[0] + s.frames
+        if dec.last_error is not last_error:
             st.garbage, st.bad_escape = b[1] + s.garbage, b[2] + s.bad_escape
             st.overflow = b[3] + s.oversize
             st.last_error = f"{self.source}: {dec.last_error}"

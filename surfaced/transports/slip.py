@@ -110,7 +110,20 @@ class SlipDecoder:
 
     def feed(self, data: bytes | bytearray) -> list[bytes]:
         """Decode a chunk of the stream; returns the frames it completes, in order."""
-        pieces = bytes(data).split(_END)
+        data = bytes(data)
+        if _END not in data:
+            # Nothing ends here (a read in the middle of a frame, the usual
+            # case for small serial reads): hold the bytes without the split
+            # and the loop (what _add does, written out: this is per read).
+            if not self._synced:
+                self._skipped += len(data)
+            else:
+                buf = self._buf
+                buf += data
+                if len(buf) > 2 * self.max_frame:
+                    self._overflow()
+            return []
+        pieces = data.split(_END)
         frames: list[bytes] = []
         for piece in pieces[:-1]:  # each of these is closed by an END
             self._add(piece)
@@ -128,11 +141,15 @@ class SlipDecoder:
         # An escaped body is at most twice its payload, so past that it is
         # certainly too long; stop buffering rather than hold it all.
         if len(self._buf) > 2 * self.max_frame:
-            self._drop_oversize(len(self._buf))
-            self._skipped = len(self._buf)
-            self._buf.clear()
-            self._synced = False
-            self._skip_counted = True
+            self._overflow()
+
+    def _overflow(self) -> None:
+        """The frame being buffered is certainly too long: drop it, skip to the next END."""
+        self._drop_oversize(len(self._buf))
+        self._skipped = len(self._buf)
+        self._buf.clear()
+        self._synced = False
+        self._skip_counted = True
 
     def _drop_oversize(self, size: int) -> None:
         self.stats.oversize += 1
