@@ -23,12 +23,13 @@ created or last reset, so a log line points at the byte that was wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from surfaced.events import KINDS, Event
+from surfaced.events import KINDS, Event, decoded_event
 
 DEFAULT_MAX_SYSEX: Final = 65536
 SYSEX_TIMEOUT_S: Final = 1.0  # a partial SysEx with no byte for this long is dropped
@@ -40,6 +41,8 @@ _KIND_BY_STATUS: Final = {
     spec.status: kind for kind, spec in KINDS.items() if spec.status is not None
 }
 _UNDEFINED_REALTIME: Final = frozenset((0xF9, 0xFD))
+# Splits a stream into runs of data bytes and the status bytes between them.
+_STATUS_BYTE: Final = re.compile(rb"([\x80-\xff])")
 
 
 class MidiError(StrEnum):
@@ -117,16 +120,16 @@ def _make_event(status: int, d1: int, d2: int, source: str, time: float) -> Even
         kind = _KIND_BY_STATUS[status & 0xF0]
         channel = status & 0x0F
         if _CHANNEL_LENGTH[status & 0xF0] == 1:
-            return Event(kind, source, channel, None, d1, time=time)
+            return decoded_event(kind, source, channel, None, d1, time=time)
         if kind == "pitchbend":
-            return Event(kind, source, channel, None, join14(d1, d2), time=time)
-        return Event(kind, source, channel, d1, d2, time=time)
+            return decoded_event(kind, source, channel, None, join14(d1, d2), time=time)
+        return decoded_event(kind, source, channel, d1, d2, time=time)
     kind = _KIND_BY_STATUS[status]
     length = _COMMON_LENGTH.get(status, 0)
     if length == 0:
-        return Event(kind, source, time=time)
+        return decoded_event(kind, source, time=time)
     value = join14(d1, d2) if length == 2 else d1
-    return Event(kind, source, value=value, time=time)
+    return decoded_event(kind, source, value=value, time=time)
 
 
 class MidiParser:
@@ -200,19 +203,32 @@ class MidiParser:
         return self._feed_bytes(data, time)
 
     def _feed_bytes(self, data: bytes | bytearray, time: float) -> list[Event]:
+        # The stream is taken as runs of data bytes between status bytes:
+        # splitting on status bytes is one C call, and a run (a SysEx body, a
+        # burst of running-status messages) is then handled by slices, not a
+        # Python step per byte. `parts` alternates: run, status byte, run, ...
         events: list[Event] = []
-        base = self._offset
+        offset = self._offset
         self._offset += len(data)
-        for i, byte in enumerate(data):
-            if byte < 0x80:
-                self._data_byte(byte, base + i, events, time)
-            elif byte >= 0xF8:
+        parts = _STATUS_BYTE.split(data)
+        run = parts[0]
+        if run:
+            self._data_run(run, offset, events, time)
+            offset += len(run)
+        for k in range(1, len(parts), 2):
+            byte = parts[k][0]
+            if byte >= 0xF8:  # real-time: delivered at once, no state touched
                 if byte in _UNDEFINED_REALTIME:
-                    self._error(MidiError.UNDEFINED_STATUS, base + i, byte, "undefined real-time")
+                    self._error(MidiError.UNDEFINED_STATUS, offset, byte, "undefined real-time")
                 else:
-                    events.append(Event(_KIND_BY_STATUS[byte], self.source, time=time))
+                    events.append(decoded_event(_KIND_BY_STATUS[byte], self.source, time=time))
             else:
-                self._status_byte(byte, base + i, events, time)
+                self._status_byte(byte, offset, events, time)
+            offset += 1
+            run = parts[k + 1]
+            if run:
+                self._data_run(run, offset, events, time)
+                offset += len(run)
         self.stats.events += len(events)
         if self._sysex is not None:
             self._sysex_time = time
@@ -238,32 +254,82 @@ class MidiParser:
         self._sysex_dropping = False
         return True
 
-    def _data_byte(self, byte: int, offset: int, events: list[Event], time: float) -> None:
+    def _data_run(
+        self, run: bytes | bytearray, offset: int, events: list[Event], time: float
+    ) -> None:
+        """A run of data bytes (< 0x80) starting at stream `offset`, with no status byte in it."""
         sysex = self._sysex
         if sysex is not None:
             if self._sysex_dropping:
                 return
-            if len(sysex) + 2 > self.max_sysex:  # room must remain for the F7
-                self._sysex_dropping = True
-                self._error(
-                    MidiError.SYSEX_OVERFLOW, offset, byte, f"SysEx longer than {self.max_sysex}"
-                )
+            room = self.max_sysex - 1 - len(sysex)  # bytes that fit, leaving room for the F7
+            if len(run) <= room:
+                sysex += run
                 return
-            sysex.append(byte)
+            sysex += run[:room]
+            self._sysex_dropping = True
+            self._error(
+                MidiError.SYSEX_OVERFLOW, offset + room, run[room],
+                f"SysEx longer than {self.max_sysex}",
+            )
             return
-        if not self._status:
-            self._error(MidiError.STRAY_DATA, offset, byte, "no status byte (no running status)")
-            return
+        status, need, n = self._status, self._need, len(run)
+        i = 0
         pending = self._data
-        pending.append(byte)
-        if len(pending) < self._need:
-            return
-        status = self._status
-        d2 = pending[1] if self._need == 2 else 0
-        events.append(_make_event(status, pending[0], d2, self.source, time))
-        self._data = []
-        if status >= 0xF0:
-            self._status = 0  # system common messages are not repeated by running status
+        if status and pending:  # complete the message in progress first
+            take = need - len(pending)
+            if n < take:
+                pending.extend(run)
+                return
+            pending.extend(run[:take])
+            d2 = pending[1] if need == 2 else 0
+            events.append(_make_event(status, pending[0], d2, self.source, time))
+            self._data = []
+            i = take
+            if status >= 0xF0:
+                self._status = status = 0  # system common: not repeated by running status
+        if status:
+            source = self.source
+            if status >= 0xF0:  # system common: one message, then no status
+                if n - i < need:
+                    self._data = list(run[i:])
+                    return
+                d2 = run[i + 1] if need == 2 else 0
+                events.append(_make_event(status, run[i], d2, source, time))
+                i += need
+                self._status = status = 0
+            else:  # running status: as many whole messages as the run holds
+                whole = i + (n - i) // need * need
+                # What _make_event would decide per message, decided once per run.
+                kind, channel = _KIND_BY_STATUS[status & 0xF0], status & 0x0F
+                append = events.append
+                if need == 1:
+                    for j in range(i, whole):
+                        append(decoded_event(kind, source, channel, None, run[j], time=time))
+                elif kind == "pitchbend":
+                    for j in range(i, whole, 2):
+                        value = join14(run[j], run[j + 1])
+                        append(decoded_event(kind, source, channel, None, value, time=time))
+                else:
+                    for j in range(i, whole, 2):
+                        append(decoded_event(kind, source, channel, run[j], run[j + 1], time=time))
+                if whole < n:
+                    self._data = list(run[whole:])
+                return
+        if i < n:
+            self._stray_data(run, i, offset)
+
+    def _stray_data(self, run: bytes | bytearray, start: int, offset: int) -> None:
+        """Count run[start:] as data bytes with no status to belong to, one error each."""
+        if self.on_error is None:
+            # Nobody sees the errors one by one: count them all, keep the last
+            # (what a byte at a time would leave), and skip building the others.
+            self.stats.stray_data += len(run) - start - 1
+            start = len(run) - 1
+        for j in range(start, len(run)):
+            self._error(
+                MidiError.STRAY_DATA, offset + j, run[j], "no status byte (no running status)"
+            )
 
     def _status_byte(self, byte: int, offset: int, events: list[Event], time: float) -> None:
         sysex = self._sysex
@@ -271,7 +337,7 @@ class MidiParser:
             if sysex is not None:
                 if not self._sysex_dropping:
                     sysex.append(0xF7)
-                    events.append(Event("sysex", self.source, data=bytes(sysex), time=time))
+                    events.append(decoded_event("sysex", self.source, data=bytes(sysex), time=time))
                 self._sysex = None
                 self._sysex_dropping = False
             else:
@@ -296,7 +362,7 @@ class MidiParser:
         elif byte in _COMMON_LENGTH:
             need = _COMMON_LENGTH[byte]
             if need == 0:
-                events.append(Event(_KIND_BY_STATUS[byte], self.source, time=time))
+                events.append(decoded_event(_KIND_BY_STATUS[byte], self.source, time=time))
             else:
                 self._status, self._need = byte, need
         else:

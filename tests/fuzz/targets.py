@@ -7,8 +7,9 @@ that input); anything else raised is an escape, and so is a broken invariant
 (checked with `Escape`, not `assert`, so `python -O` cannot skip it):
 
 - midi: `MidiParser` never raises; the events of a stream do not depend on how
-  it was cut into chunks; each event re-encodes to bytes that decode to it; a
-  partial SysEx never holds more than `max_sysex` bytes.
+  it was cut into chunks; each event passes `Event`'s checks (the parser skips
+  them) and re-encodes to bytes that decode to it; a partial SysEx never holds
+  more than `max_sysex` bytes.
 - osc: `parse_packet` returns Events or raises OscParseError.
 - slip: frames and counters do not depend on chunking; no frame exceeds
   `max_frame`, nothing unfinished holds more than twice that; every frame
@@ -27,6 +28,7 @@ folder first (on /dev/shm when there is one: no disk I/O per input).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable
@@ -83,6 +85,12 @@ def midi(data: bytes) -> None:
     if whole.stats != cut.stats:
         raise Escape(f"chunks of {size} bytes count differently: {whole.stats} vs {cut.stats}")
     for event in got_whole:
+        # The parser builds its Events unchecked (events.decoded_event):
+        # rebuilding each through Event() runs the checks it skipped.
+        try:
+            dataclasses.replace(event)
+        except (TypeError, ValueError) as exc:
+            raise Escape(f"the parser returned an invalid {event}: {exc}") from None
         again = decode_message(event.to_bytes(), "fuzz")
         if again != event:
             raise Escape(f"{event} re-encodes as {event.to_bytes().hex()}, which is {again}")
