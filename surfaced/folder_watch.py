@@ -54,6 +54,9 @@ IN_CLOEXEC = 0o2000000
 # (touch), and names coming, going or moving; and the folder itself going.
 MASK = (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE
         | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+# An ancestor of a folder still to come: only a name appearing matters (not
+# every write to, say, ~/.config, which would wake the loop for nothing).
+ANCESTOR_MASK = IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR
 # Events that concern the watch itself, whatever name they carry.
 ALWAYS = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_Q_OVERFLOW
 HEADER = struct.Struct("iIII")  # wd, mask, cookie, len (struct inotify_event)
@@ -132,7 +135,8 @@ class FolderWatch:
             for path, names in want.items():
                 # Adding a watch on a path already watched returns its wd:
                 # doing it again also follows a folder replaced by another.
-                wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), MASK)
+                mask = MASK if names is None else ANCESTOR_MASK
+                wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), mask)
                 if wd < 0:
                     ok = False
                     log.info("cannot watch %s (%s): mapping folders are polled", path,

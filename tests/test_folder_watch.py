@@ -64,11 +64,11 @@ def test_a_new_mapping_is_bound_at_once_and_the_idle_check_is_rare(tmp_path: Pat
         task = asyncio.create_task(d.run(stop))
         try:
             await until(lambda: bool(d.osc), "the daemon running")
-            await asyncio.sleep(0.2)
-            assert d._check_interval() == RELOAD_WATCHED_S
+            # the first check (at start) sets the watches
+            await until(lambda: d._check_interval() == RELOAD_WATCHED_S, "the folders watched")
             (maps / "tablet.yaml").write_text(TABLET)
             # well before the next safety look (RELOAD_WATCHED_S)
-            await until(lambda: len(d.bindings) == 1, "the new mapping bound", timeout=2.0)
+            await until(lambda: len(d.bindings) == 1, "the new mapping bound", timeout=4.0)
             assert d._folder_watch.events >= 1
         finally:
             stop.set()

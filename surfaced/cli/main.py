@@ -71,12 +71,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
 
     async def meters(stop: asyncio.Event) -> None:
+        if args.quiet:  # nothing to draw: no timer waking the loop every second (issue 9)
+            await stop.wait()
+            return
         drawn = 0
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.1 if tty else 1.0)
-            if args.quiet:
-                continue
             lines = format_meters(daemon.engine.meters(), names, daemon.where)
             if tty:
                 sys.stdout.write(redraw(lines, drawn))
