@@ -18,7 +18,11 @@ it for `--seconds`:
   same port connected to its MIDI input.
 
 Measured over the window, from /proc: CPU % of one core (utime + stime of
-every thread of the mixer's process, and of jackd), wake-ups per second
+every thread of the mixer's process, and of jackd; the kernel samples these
+at its tick, so a thread that runs 20 us every 1.3 ms is counted coarsely),
+the same from the scheduler's own run-time clock ("on-CPU", the sum of
+/proc/PID/task/*/schedstat, in ns: exact, the better figure for small
+costs), wake-ups per second
 (voluntary + involuntary context switches of every thread: each is a thread
 waking up or being put aside), the JACK DSP load (jack_cpu_load, read twice
 a second through libjack by a small client of this process; median) and the
@@ -63,6 +67,15 @@ def _cpu_ticks(pid: int) -> int:
     """utime + stime of the whole process (every thread), in clock ticks."""
     fields = _stat(pid)
     return int(fields[11]) + int(fields[12])
+
+
+def _run_ns(pid: int) -> int:
+    """Nanoseconds every thread of the process has run (the scheduler's clock, schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
 
 
 def _faults(pid: int) -> int:
@@ -178,6 +191,7 @@ class Run:
     faults: int = 0  # page faults of the mixer's process in the window
     threads: dict[str, float] = field(default_factory=dict)  # name/tid -> wake-ups per second
     note: str = ""
+    cpu_run: float = 0.0  # % of one core, the mixer's process, from schedstat (exact)
 
 
 def _session(path: Path, channels: int) -> Path:
@@ -200,13 +214,14 @@ def _watch(pid: int, jack_pid: int, load: JackLoad, seconds: float, log: Path) -
     """CPU, wake-ups, DSP load and xruns of process `pid` over `seconds`."""
     start_log = log.stat().st_size
     t0, c0, j0, s0 = time.monotonic(), _cpu_ticks(pid), _cpu_ticks(jack_pid), _switches(pid)
-    f0 = _faults(pid)
+    f0, r0 = _faults(pid), _run_ns(pid)
     loads = []
     while time.monotonic() - t0 < seconds:
         time.sleep(0.5)
         loads.append(load.load())
     dt = time.monotonic() - t0
     c1, j1, s1, f1 = _cpu_ticks(pid), _cpu_ticks(jack_pid), _switches(pid), _faults(pid)
+    r1 = _run_ns(pid)
     with open(log, "rb") as f:
         f.seek(start_log)
         xruns = f.read().count(b"was not finished")
@@ -216,7 +231,8 @@ def _watch(pid: int, jack_pid: int, load: JackLoad, seconds: float, log: Path) -
         key = name if name not in threads else f"{name}/{tid}"
         threads[key] = rate
     return Run("", 100.0 * (c1 - c0) / HZ / dt, 100.0 * (j1 - j0) / HZ / dt,
-               sum(threads.values()), statistics.median(loads), xruns, f1 - f0, threads)
+               sum(threads.values()), statistics.median(loads), xruns, f1 - f0, threads,
+               cpu_run=100.0 * (r1 - r0) / 1e9 / dt)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> str:
@@ -290,14 +306,15 @@ def _med(xs: list[float]) -> str:
 def report(channels: int, runs: list[Run]) -> None:
     repeats = len(runs) // len({r.what for r in runs})
     print(f"\n== {channels} channels: median (min-max) over {repeats} repeats ==")
-    print(f"   {'mixer':28} {'CPU % core':>18} {'wake-ups/s':>20} {'JACK DSP %':>16} "
-          f"{'jackd CPU %':>18} xruns faults")
+    print(f"   {'mixer':28} {'CPU % core':>18} {'on-CPU %':>18} {'wake-ups/s':>20} "
+          f"{'JACK DSP %':>16} {'jackd CPU %':>18} xruns faults")
     for what in dict.fromkeys(r.what for r in runs):
         rs = [r for r in runs if r.what == what and not r.note.startswith("FAILED")]
         if not rs:
             print(f"   {what:28} every run failed")
             continue
-        print(f"   {what:28} {_med([r.cpu for r in rs]):>18} {_med([r.wakeups for r in rs]):>20}"
+        print(f"   {what:28} {_med([r.cpu for r in rs]):>18} {_med([r.cpu_run for r in rs]):>18}"
+              f" {_med([r.wakeups for r in rs]):>20}"
               f" {_med([r.dsp for r in rs]):>16} {_med([r.jackd_cpu for r in rs]):>18}"
               f" {sum(r.xruns for r in rs):5} {sum(r.faults for r in rs):6}")
     for what in dict.fromkeys(r.what for r in runs):
@@ -353,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                                 r = run_surfaced(server, jack.pid, load, channels, surface,
                                                  args.seconds, args.settle, log, tmp)
                             runs.append(r)
-                            print(f"   [{rep + 1}] {r.what:28} CPU {r.cpu:5.2f}%  wake-ups "
+                            print(f"   [{rep + 1}] {r.what:28} CPU {r.cpu:5.2f}%  on-CPU "
+                                  f"{r.cpu_run:5.2f}%  wake-ups "
                                   f"{r.wakeups:7.0f}/s  DSP {r.dsp:5.2f}%  jackd "
                                   f"{r.jackd_cpu:5.2f}%  xruns {r.xruns}  faults {r.faults}",
                                   flush=True)
@@ -361,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
                         r = run_surfaced(server, jack.pid, load, channels, False, args.seconds,
                                          args.settle, log, tmp, headless=True)
                         runs.append(r)
-                        print(f"   [{rep + 1}] {r.what:28} CPU {r.cpu:5.2f}%  wake-ups "
+                        print(f"   [{rep + 1}] {r.what:28} CPU {r.cpu:5.2f}%  on-CPU "
+                              f"{r.cpu_run:5.2f}%  wake-ups "
                               f"{r.wakeups:7.0f}/s", flush=True)
                 report(channels, runs)
     return 0
