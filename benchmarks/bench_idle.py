@@ -267,11 +267,15 @@ def run_mixbox(server: str, jack_pid: int, load: JackLoad, channels: int, surfac
 
 def run_surfaced(server: str, jack_pid: int, load: JackLoad, channels: int, surface: bool,
                  seconds: float, settle: float, log: Path, tmp: Path,
-                 headless: bool = False) -> Run:
+                 headless: bool = False, baseline: Path | None = None) -> Run:
     session = _session(tmp / f"idle{channels}.yaml", channels)
     config = _config(tmp / f"config-{int(surface)}.yaml", surface)
     env = dict(os.environ, JACK_DEFAULT_SERVER=server, XDG_STATE_HOME=str(tmp / "state"),
                XDG_CONFIG_HOME=str(tmp / "cfg"))
+    name = "surfaced"
+    if baseline is not None:  # another checkout (with its core built in place) goes first
+        env["PYTHONPATH"] = os.pathsep.join([str(baseline), env.get("PYTHONPATH", "")])
+        name = f"surfaced@{baseline.name}"
     cmd = [sys.executable, "-m", "surfaced", "run", str(session), "--config", str(config),
            "--quiet", "--jack-client", f"surfaced-{uuid.uuid4().hex[:4]}"]
     if headless:
@@ -282,7 +286,7 @@ def run_surfaced(server: str, jack_pid: int, load: JackLoad, channels: int, surf
         time.sleep(settle)
         if proc.poll() is not None:
             out = proc.communicate()[0].decode(errors="replace")
-            what = f"surfaced{' --headless' if headless else ''}{' + surface' if surface else ''}"
+            what = f"{name}{' --headless' if headless else ''}{' + surface' if surface else ''}"
             return Run(what, 0.0, 0.0, 0.0, 0.0, 0,
                        note=f"FAILED (exit {proc.returncode}): {out.strip()[-300:]}")
         run = _watch(proc.pid, jack_pid, load, seconds, log)
@@ -293,7 +297,7 @@ def run_surfaced(server: str, jack_pid: int, load: JackLoad, channels: int, surf
                          if "joined" in ln or "playing" in ln or "online" in ln)[:300]
     if surface and not any("online" in ln for ln in lines):
         run.note += " (the surface did NOT come online)"
-    run.what = f"surfaced{' --headless' if headless else ''}{' + surface' if surface else ''}"
+    run.what = f"{name}{' --headless' if headless else ''}{' + surface' if surface else ''}"
     return run
 
 
@@ -339,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-surface", action="store_true", help="skip the runs with a surface")
     ap.add_argument("--headless", action="store_true",
                     help="also run surfaced --headless (its own clock, no JACK client)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="also run surfaced from this checkout (e.g. a git worktree of an "
+                         "older commit, its native core built or copied in place), "
+                         "alternating with the others")
     args = ap.parse_args(argv)
     for tool in ("jackd", "jack_lsp", "jack_connect", "jack_mix_box"):
         if shutil.which(tool) is None:
@@ -361,11 +369,17 @@ def main(argv: list[str] | None = None) -> int:
                 runs: list[Run] = []
                 for rep in range(args.repeats):
                     order = ["mixbox", "surfaced"] if rep % 2 == 0 else ["surfaced", "mixbox"]
+                    if args.baseline is not None:
+                        order.insert(1, "baseline")
                     for surface in kinds:
                         for who in order:
                             if who == "mixbox":
                                 r = run_mixbox(server, jack.pid, load, channels, surface,
                                                args.seconds, args.settle, log)
+                            elif who == "baseline":
+                                r = run_surfaced(server, jack.pid, load, channels, surface,
+                                                 args.seconds, args.settle, log, tmp,
+                                                 baseline=args.baseline.resolve())
                             else:
                                 r = run_surfaced(server, jack.pid, load, channels, surface,
                                                  args.seconds, args.settle, log, tmp)
