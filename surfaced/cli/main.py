@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -384,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `surfaced` command."""
+    # Should the native core or a library under it ever crash the process, the
+    # Python stack of every thread goes to stderr: where it was, for the report.
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
