@@ -131,6 +131,8 @@ class SerialDecoder:
         # tells whether the drop counters moved without summing them per read.
         last_error = dec.last_error
         frames = dec.feed(data)
+        if not frames and dec.last_error is last_error:
+            return frames  # most reads: the middle of a frame, nothing to count
         s, b, st = dec.stats, self._base, self.stats
         if frames:
             st.frames = b[0] + s.frames
@@ -154,8 +156,11 @@ class SerialDecoder:
 
     def feed(self, data: bytes, now: float = 0.0) -> list[Event]:
         """Decode a chunk of the stream; `now` becomes the Events' time."""
+        frames = self.frames(data)
+        if not frames:
+            return []
         events: list[Event] = []
-        for frame in self.frames(data):
+        for frame in frames:
             events += self.parse(frame, now)
         return events
 
