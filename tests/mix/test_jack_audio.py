@@ -17,6 +17,8 @@ from surfaced._native import ffi, lib
 from surfaced.jackclient import IS_INPUT, IS_OUTPUT, JackClient, JackError
 from surfaced.mix.engine import Engine
 from surfaced.mix.jack_audio import JackAudio, plan_ports
+from surfaced.mix.jack_backend import JackBackend
+from surfaced.mix.mixer import Mixer
 from surfaced.session import ChannelConfig, Session, Source
 
 pytestmark = pytest.mark.jack
@@ -150,20 +152,27 @@ def test_buffer_size_changes_do_not_stop_the_engine() -> None:
     acquire_portaudio()  # as the other tests expect it
 
 
+def _kick_on_jack(jack, name: str, buses: int, connections: dict[str, list[str]],
+                  said: list[str]) -> tuple[Session, JackBackend]:
+    """A one-channel session (Kick, device input 1) with these connections, running as
+    JACK client `name` through the daemon's JackBackend (started)."""
+
+    s = Session(path="<test>", buses=buses)
+    s.channels = [ChannelConfig("Kick", Source("input", first_input=0))]
+    s.connections = connections
+    mixer = Mixer(Engine(1, buses, jack.rate, 512))
+    backend = JackBackend(s, mixer, name=name, server=jack.name, block=64, say=said.append,
+                          on_switch=lambda driver, where: None)
+    assert backend.start(require=True)
+    return s, backend
+
+
 def test_connections_follow_ports_that_come_and_hand_changes(jack) -> None:
     """A pattern connects ports that appear later; a port unplugged and plugged back is
     connected again; a connection broken by hand takes its pattern out of the session."""
-    from surfaced.mix.jack_backend import JackBackend
-    from surfaced.mix.mixer import Mixer
-
-    s = Session(path="<test>", buses=1)
-    s.channels = [ChannelConfig("Kick", Source("input", first_input=0))]
-    s.connections = {"bus/1/L": ["wedge:in_*"], "bus/1/R": [], "ch/1": []}
-    mixer = Mixer(Engine(1, 1, jack.rate, 512))
     said: list[str] = []
-    backend = JackBackend(s, mixer, name="sfconn", server=jack.name, block=64, say=said.append,
-                          on_switch=lambda driver, where: None)
-    assert backend.start(require=True)
+    s, backend = _kick_on_jack(jack, "sfconn", 1, {"bus/1/L": ["wedge:in_*"], "bus/1/R": [],
+                                                   "ch/1": []}, said)
     try:
         with JackClient.open("wedge", jack.name) as wedge:
             bus_l = f"{backend.audio.client.name}:Bus 1 L"
@@ -234,18 +243,11 @@ def test_a_port_is_connected_once_its_client_activates(jack, monkeypatch) -> Non
     us look), the session's pattern is tried again for a while, reported, and tried
     again when the client activates: the port ends up connected, not refused for good."""
     from surfaced.mix import jack_connections
-    from surfaced.mix.jack_backend import JackBackend
-    from surfaced.mix.mixer import Mixer
 
     monkeypatch.setattr(jack_connections, "REFUSED_RETRY_S", 0.3)
-    s = Session(path="<test>", buses=0)
-    s.channels = [ChannelConfig("Kick", Source("input", first_input=0))]
-    s.connections = {"ch/1": ["late:out_*"], "master/L": [], "master/R": []}
-    mixer = Mixer(Engine(1, 0, jack.rate, 512))
     said: list[str] = []
-    backend = JackBackend(s, mixer, name="sflate", server=jack.name, block=64, say=said.append,
-                          on_switch=lambda driver, where: None)
-    assert backend.start(require=True)
+    s, backend = _kick_on_jack(jack, "sflate", 0, {"ch/1": ["late:out_*"], "master/L": [],
+                                                   "master/R": []}, said)
     late = _InactiveClient("late", jack.name)
     try:
         spec = next(spec for spec, _ in backend.audio.ports() if spec.key == "ch/1")
