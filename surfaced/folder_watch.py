@@ -8,6 +8,13 @@ file is written, created, moved or removed. Elsewhere, or when inotify
 cannot be had (no more watches, no libc symbol), `available` is False and
 the daemon keeps polling.
 
+Why not watchdog (the well-kept library for this): its observer and each
+emitter are threads that loop on one-second timeouts (watchdog.observers.api:
+DEFAULT_OBSERVER_TIMEOUT and DEFAULT_EMITTER_TIMEOUT, 1.0 s), so an idle
+daemon would wake at least twice a second again, the cost this module
+removes; and its events arrive on those threads, not in the loop. The kernel
+interface used here is three libc calls and a fixed record layout.
+
 Threads: `watch` runs on the worker thread of a mapping check (it resolves
 paths, which may block on a slow file system: never on the loop's thread);
 the loop thread only reads the descriptor, which never blocks (non-blocking)

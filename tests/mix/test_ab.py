@@ -29,13 +29,18 @@ def play(engine: Engine, ab: ABCompare, t: float, seconds: float) -> float:
     return t
 
 
-def test_switch_copy_and_loudness_match_with_the_core_meters() -> None:
+def pink_at_unity() -> tuple[Mixer, Engine, ABCompare]:
+    """One channel of pink noise at 0 dB, and A/B over a 3 s window."""
     mixer = Mixer(Engine(1, 0, max_block=512))
     engine = mixer.engine
     engine.set_source_buffer(1, generators.generate("pink", 48000, 4.0))
     mixer.set("ch/1/fader", 0.0, "test")
     engine.settle()
-    ab = ABCompare(mixer, window=3.0)
+    return mixer, engine, ABCompare(mixer, window=3.0)
+
+
+def test_switch_copy_and_loudness_match_with_the_core_meters() -> None:
+    mixer, engine, ab = pink_at_unity()
     t = play(engine, ab, 0.0, 3.0)
     a_lufs = ab.loudness("A")
     assert math.isfinite(a_lufs)
@@ -63,12 +68,7 @@ def test_switch_copy_and_loudness_match_with_the_core_meters() -> None:
 
 def test_idle_ab_never_wakes_the_loop_and_still_knows_each_slots_loudness() -> None:
     """The core keeps the loudness history: nothing samples it while nobody compares."""
-    mixer = Mixer(Engine(1, 0, max_block=512))
-    engine = mixer.engine
-    engine.set_source_buffer(1, generators.generate("pink", 48000, 4.0))
-    mixer.set("ch/1/fader", 0.0, "test")
-    engine.settle()
-    ab = ABCompare(mixer, window=3.0)
+    mixer, engine, ab = pink_at_unity()
     assert ab.due() == math.inf  # no tick is ever due while matching is off
     engine.process(3 * 48000)  # no tick()
     a_lufs = ab.loudness("A")
