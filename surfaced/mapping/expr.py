@@ -106,7 +106,13 @@ class _Parser:
                 self.take()
                 return node
             if tok[0].isdigit():
-                return ("n", _bounded(int(tok, 0)))
+                try:
+                    value = int(tok, 0)
+                except ValueError:  # "01": int() refuses leading zeros (octal or decimal?)
+                    raise ExprError(f"number {tok!r} in expression {self.text!r} has a "
+                                    "leading zero; write it without (or 0x.. for hex)"
+                                    ) from None
+                return ("n", _bounded(value))
             if tok[0].isalpha() or tok[0] == "_":
                 return ("v", tok)
             raise ExprError(f"unexpected {tok!r} in expression {self.text!r}")
