@@ -112,8 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"surfaced: {overs_summary(m, session.rate)}")
     midi = daemon.jack_midi_totals
     if midi is not None:
-        print(f"surfaced: JACK MIDI {midi['in_events']} events in ({midi['in_dropped']} dropped, "
-              f"the ring full), {midi['out_events']} out ({midi['out_dropped']} dropped)")
+        print(f"surfaced: JACK MIDI {midi['in_events']} events in ({midi['in_dropped']} dropped), "
+              f"{midi['out_events']} out ({midi['out_dropped']} dropped)")
     print(f"surfaced: stopped after {m.frames / session.rate:.1f} s; xruns {m.xruns}, "
           f"integrated {m.integrated_lufs:.1f} LUFS, range {m.loudness_range_lu:.1f} LU")
     return 0

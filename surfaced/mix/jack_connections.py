@@ -78,7 +78,8 @@ class JackConnections:
         # (key, port) JACK would not connect -> when it first refused; reported
         # and no longer tried once REFUSED_RETRY_S have passed
         self._refused: dict[tuple[str, str], float] = {}
-        self._reported: set[tuple[str, str]] = set()
+        self._reported: set[tuple[str, str]] = set()  # not tried until ports come or go
+        self._said: set[tuple[str, str]] = set()  # reported once, never again while present
         self._registrations = -1  # the client's port-registration count at the last look
         self._pending: dict[tuple[str, str], float] = {}  # (key, port) gone since: removed?
         #: connections made, and changes by hand taken into the session
@@ -109,6 +110,7 @@ class JackConnections:
         self._expected.clear()
         self._refused.clear()
         self._reported.clear()
+        self._said.clear()
         self._pending.clear()
         self._connect_missing(client, audio, {})
 
@@ -165,6 +167,7 @@ class JackConnections:
         for gone in [k for k in self._refused if k[1] not in present]:
             del self._refused[gone]  # a port that returns is tried afresh
             self._reported.discard(gone)
+            self._said.discard(gone)
         registrations = client.status().port_registrations
         if registrations != self._registrations:
             self._registrations = registrations
@@ -193,11 +196,13 @@ class JackConnections:
                 try:
                     client.connect(src, dst)
                 except JackError as exc:
-                    since = self._refused.setdefault((spec.key, port), now)
-                    if now - since < REFUSED_RETRY_S:
+                    pair = (spec.key, port)
+                    if now - self._refused.setdefault(pair, now) < REFUSED_RETRY_S:
                         retrying = True
-                    else:
-                        self._reported.add((spec.key, port))
+                        continue
+                    self._reported.add(pair)
+                    if pair not in self._said:  # once, not at every port that comes
+                        self._said.add(pair)
                         self._say(f"{exc} (the session's connections for {spec.key}; "
                                   f"tried for {REFUSED_RETRY_S:g} s, tried again when "
                                   "ports come or go)")
