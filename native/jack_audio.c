@@ -50,11 +50,12 @@ static void hook(void *arg, uint32_t nframes) {
     /* Timed like the PortAudio callback: the core's block, not libjack's
      * buffer look-ups (PortAudio makes those outside its callback too; the
      * server's DSP load counts both). */
-    uint64_t t0 = ctx->measure ? sf_timing_now_ns() : 0;
+    sf_timing_mark mark;
+    if (ctx->measure) sf_timing_start(&mark);
     sf_process_planar(ctx->engine, (const float *const *)a->in_buf, a->in_width, a->out_buf,
                       a->out_src, a->n_out, 1, (int)nframes);
     ctx->callbacks++;
-    if (ctx->measure) sf_timing_record(ctx, sf_timing_now_ns() - t0);
+    if (ctx->measure) sf_timing_stop(ctx, &mark, (int)nframes);
 }
 
 static void sf_jack_audio_free(sf_jack_audio *a) {

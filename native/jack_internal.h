@@ -46,9 +46,15 @@ int sf_jack_set_hook(sf_jack *j, int slot, sf_jack_hook_fn fn, void *arg);
 /* xruns the client has been told of so far (real-time safe: one atomic load). */
 uint32_t sf_jack_xrun_count(sf_jack *j);
 
-/* The callback-duration histogram of sf_stream_ctx (native/stream.c), shared
- * by the JACK audio hook so CallbackTiming reads every driver alike. */
+/* The block timing of sf_stream_ctx (native/stream.c), shared by the JACK
+ * audio hook so CallbackTiming reads every driver alike: sf_timing_start
+ * before the core's block, sf_timing_stop after it (both only when
+ * ctx->measure is set). */
+typedef struct sf_timing_mark {
+    uint64_t wall_ns, cpu_ns;
+} sf_timing_mark;
 uint64_t sf_timing_now_ns(void);
-void sf_timing_record(sf_stream_ctx *ctx, uint64_t ns);
+void sf_timing_start(sf_timing_mark *mark);
+void sf_timing_stop(sf_stream_ctx *ctx, const sf_timing_mark *mark, int frames);
 
 #endif

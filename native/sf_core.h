@@ -432,11 +432,19 @@ typedef struct sf_stream_ctx {
     int out_channels;
     int routed;           /* 1: out_src maps each device output (sf_process_routed) */
     int out_src[SF_MAX_ROUTED];
-    int measure;          /* 1: record callback durations in the histogram */
-    uint64_t timing_hist[SF_TIMING_BINS]; /* durations, 1 us bins */
+    int measure;          /* 1: record each block's durations in the histograms */
+    uint64_t timing_hist[SF_TIMING_BINS]; /* wall-clock durations, 1 us bins */
     uint64_t timing_count;
     uint64_t timing_max_ns;
     uint64_t callbacks;
+    /* The audio thread's own CPU time per block (CLOCK_THREAD_CPUTIME_ID):
+     * the block's work without the time the thread waited for a CPU, so a
+     * block over its period here is one the core itself made late, while
+     * one over it only in wall-clock time was held up by the machine. */
+    uint64_t cpu_hist[SF_TIMING_BINS]; /* 1 us bins */
+    uint64_t cpu_max_ns;
+    uint64_t cpu_over_period;  /* blocks whose CPU time exceeded their period */
+    uint64_t wall_over_period; /* blocks whose wall-clock duration exceeded it */
 } sf_stream_ctx;
 
 /* Has the PortAudio PaStreamCallback signature. */

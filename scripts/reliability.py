@@ -156,6 +156,12 @@ def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
         + (f" ({what.split('(')[-1].split(')')[0]})" if "seed" in str(what) else "") + ".",
         "The long run: `SURFACED_SOAK_SECONDS=1800 pytest -m soak`.",
         "",
+        "xruns are server-wide: any late client, or the machine itself, makes one. The soak",
+        "and an idle run of the same daemon are compared, and the daemon's share is judged",
+        "by its own audio work (`surfaced run --audio-timing`): the CPU time each block took",
+        "in the audio thread. A block past its period by its own CPU time fails the test;",
+        "one past it in wall-clock time only waited for a CPU.",
+        "",
         "| transport | valid events | garbage and result |",
         "| --- | --- | --- |",
     ]
@@ -170,6 +176,11 @@ def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
                        ("soak_rss_drift_mb", "RSS drift"), ("soak_fd_drift", "Open files drift"),
                        ("soak_xruns", "xruns during the soak"),
                        ("soak_idle_xruns", "xruns idle, same length"),
+                       ("soak_blocks_late_by_own_work",
+                        "Audio blocks past their period by their own CPU time"),
+                       ("soak_block_cpu_max_us", "Most CPU time of one audio block"),
+                       ("soak_blocks_late_wall",
+                        "Audio blocks past their period in wall-clock time"),
                        ("soak_subscriber_joins", "Subscribers joined and left")]:
         entry = figures.get(key)
         lines.append(f"| {title} | {_value(figures, key)} | "

@@ -43,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon: the session's audio, OSC, surfaces, and meters in the terminal."""
     import asyncio
 
-    from surfaced.cli.meterview import format_meters, overs_summary, redraw
+    from surfaced.cli.meterview import format_meters, overs_summary, redraw, timing_summary
     from surfaced.config import load_config
     from surfaced.daemon import Daemon
 
@@ -68,6 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     session = _load(args.session or config.session)
     daemon = Daemon(config, session,
                     on_status=lambda msg: print(f"surfaced: {msg}", file=sys.stderr, flush=True))
+    daemon.engine.measure_blocks = args.audio_timing
     names = [c.name for c in session.channels]
     tty = sys.stdout.isatty()
 
@@ -114,6 +115,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if midi is not None:
         print(f"surfaced: JACK MIDI {midi['in_events']} events in ({midi['in_dropped']} dropped), "
               f"{midi['out_events']} out ({midi['out_dropped']} dropped)")
+    if args.audio_timing and daemon.driver is not None:
+        print(f"surfaced: {timing_summary(daemon.driver.timing(), daemon.where)}")
     print(f"surfaced: stopped after {m.frames / session.rate:.1f} s; xruns {m.xruns}, "
           f"integrated {m.integrated_lufs:.1f} LUFS, range {m.loudness_range_lu:.1f} LU")
     return 0
@@ -342,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--headless", action="store_true", help="no audio device: real-time clock only")
     r.add_argument("--seconds", type=_seconds, default=0.0, help="stop after this many seconds")
     r.add_argument("--quiet", action="store_true", help="no meters")
+    r.add_argument("--audio-timing", action="store_true",
+                   help="record each audio block's CPU and wall-clock time; summary at stop")
     r.set_defaults(func=cmd_run)
     o = sub.add_parser("render", help="render a session offline to a WAV file")
     o.add_argument("session", help="session YAML file")

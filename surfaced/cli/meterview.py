@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from surfaced.mix.audio import CallbackTiming
 from surfaced.mix.engine import MasterMeters, MeterSnapshot, to_db
 
 BAR_WIDTH = 30
@@ -91,6 +92,19 @@ def overs_summary(m: MasterMeters, rate: float) -> str:
     else:
         parts.append(f"true peak max {tp_text} dBTP")
     return "master CLIPPED: " + "; ".join(parts)
+
+
+def timing_summary(t: CallbackTiming, where: str) -> str:
+    """`run --audio-timing`'s line at stop: what the core's blocks cost, in CPU time
+    (its own work) and in wall-clock time (with the waits for a CPU), and how many
+    ran past their period each way. A block past it by its own CPU time is one
+    surfaced made late; one past it only in wall-clock time was held up by the
+    machine (other programs, the hypervisor)."""
+    return (f"audio blocks {t.count} ({where}): CPU p50 {t.cpu_p50_us:.0f} µs, "
+            f"p99 {t.cpu_p99_us:.0f} µs, max {t.cpu_max_us:.0f} µs; wall-clock p99 "
+            f"{t.p99_us:.0f} µs, max {t.max_us:.0f} µs; past their period: "
+            f"{t.cpu_over_period} by their own CPU time, {t.wall_over_period} in "
+            "wall-clock time")
 
 
 def redraw(lines: Sequence[str], previous: int) -> str:

@@ -32,13 +32,35 @@ from surfaced.mix.engine import Engine
 
 @dataclass(frozen=True)
 class CallbackTiming:
-    """Durations of the audio callback, from the core's 1 us histogram."""
+    """Durations of the core's audio blocks, from its 1 us histograms (measure=True).
+
+    The p*_us and max_us figures are wall-clock time; the cpu_* ones the
+    audio thread's own CPU time, without the time it waited for a CPU. A
+    block over its period in CPU time is one the core itself made late
+    (cpu_over_period); one over it only in wall-clock time was held up by
+    the machine (wall_over_period counts both).
+    """
 
     count: int
     p50_us: float
     p99_us: float
     p999_us: float
     max_us: float
+    cpu_p50_us: float = 0.0
+    cpu_p99_us: float = 0.0
+    cpu_max_us: float = 0.0
+    cpu_over_period: int = 0
+    wall_over_period: int = 0
+
+
+def _percentiles(hist_buffer: Any, *quantiles: float) -> list[float]:
+    """Upper edges of the first 1 us bins that reach each quantile (0 when empty)."""
+    hist = np.frombuffer(hist_buffer, dtype=np.uint64).astype(np.float64)
+    total = float(hist.sum())
+    if total == 0:
+        return [0.0 for _ in quantiles]
+    cdf = np.cumsum(hist) / total
+    return [float(np.searchsorted(cdf, q) + 1) for q in quantiles]
 
 
 class _Driver:
@@ -52,7 +74,7 @@ class _Driver:
         self._ctx.engine = engine.native
         self._ctx.in_channels = in_channels
         self._ctx.out_channels = out_channels
-        self._ctx.measure = int(measure)
+        self._ctx.measure = int(measure or engine.measure_blocks)
 
     @property
     def callbacks(self) -> int:
@@ -60,19 +82,13 @@ class _Driver:
         return int(self._ctx.callbacks)
 
     def timing(self) -> CallbackTiming:
-        """Percentiles of the callback durations recorded so far (measure=True)."""
-        hist = np.frombuffer(ffi.buffer(self._ctx.timing_hist), dtype=np.uint64).astype(np.float64)
-        total = float(hist.sum())
-        if total == 0:
-            return CallbackTiming(0, 0.0, 0.0, 0.0, 0.0)
-        cdf = np.cumsum(hist) / total
-
-        def pct(q: float) -> float:
-            # Upper edge of the first 1 us bin that reaches the quantile.
-            return float(np.searchsorted(cdf, q) + 1)
-
-        return CallbackTiming(int(total), pct(0.5), pct(0.99), pct(0.999),
-                              self._ctx.timing_max_ns / 1000.0)
+        """Percentiles of the block durations recorded so far (measure=True)."""
+        ctx = self._ctx
+        p50, p99, p999 = _percentiles(ffi.buffer(ctx.timing_hist), 0.5, 0.99, 0.999)
+        cpu50, cpu99 = _percentiles(ffi.buffer(ctx.cpu_hist), 0.5, 0.99)
+        return CallbackTiming(int(ctx.timing_count), p50, p99, p999, ctx.timing_max_ns / 1000.0,
+                              cpu50, cpu99, ctx.cpu_max_ns / 1000.0, int(ctx.cpu_over_period),
+                              int(ctx.wall_over_period))
 
 
 class LiveStream(_Driver):

@@ -177,6 +177,9 @@ class Engine:
         self.buses = buses
         self.rate = rate
         self.max_block = max_block
+        #: Every driver made for this engine records its blocks' wall-clock and
+        #: CPU time (CallbackTiming; `surfaced run --audio-timing`).
+        self.measure_blocks = False
         self._lock = threading.Lock()
         # Buffers the core reads from: kept alive here while in use, and for
         # two more blocks after being replaced (the audio side may still be

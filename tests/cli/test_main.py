@@ -170,8 +170,17 @@ def test_render_of_a_huge_float_source_stays_finite_and_says_it_clipped(tmp_path
 def test_run_joins_jack_as_its_own_client(jack: object) -> None:
     """With a JACK server up, `run` is a JACK client of its own, named by --jack-client."""
     r = surfaced("run", "--seconds", "2.5", "--block", "64", "--jack-client", "sfcli",
-                 "--quiet", "--no-osc")
+                 "--quiet", "--no-osc", "--audio-timing")
     assert r.returncode == 0, r.stderr
     assert "joined JACK as 'sfcli'" in r.stderr, r.stderr
+    # --audio-timing: every block the JACK client ran is counted, with its CPU time.
+    timing = re.search(r"^surfaced: audio blocks (\d+) \(JACK client 'sfcli' at 48000 Hz, "
+                       r"64 frames\): CPU p50 (\d+) µs, .* past their period: (\d+) by their "
+                       r"own CPU time, (\d+) in wall-clock time$", r.stdout, re.M)
+    ran = re.search(r"^surfaced: stopped after ([\d.]+) s", r.stdout, re.M)
+    assert timing is not None and ran is not None, r.stdout
+    blocks, seconds = int(timing.group(1)), float(ran.group(1))
+    assert 0.5 * seconds * 750 < blocks <= (seconds + 0.1) * 750  # 750 periods a second
+    assert int(timing.group(2)) < 1333  # a block's own work fits its 64-frame period
     r = surfaced("run", "--seconds", "1", "--jack-client", "a:b")
     assert r.returncode == 2 and "a JACK client name is 1..63 bytes, no ':'" in r.stderr

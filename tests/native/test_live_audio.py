@@ -87,6 +87,24 @@ def test_headless_clock_plays_in_real_time_and_matches_offline_render() -> None:
     assert np.array_equal(got, render(make_engine(), 1.0, block=512))
 
 
+def test_headless_clock_measures_each_blocks_wall_and_cpu_time() -> None:
+    live = make_engine()
+    clock = HeadlessClock(live, block=256, measure=True)
+    with clock:
+        time.sleep(1.0)
+    t = clock.timing()
+    # Every block the clock ran is in both histograms (about 188 in 1 s)...
+    assert t.count == clock.callbacks and t.count > 50
+    # ...with a CPU time that is real (not 0) and the same order as its
+    # wall-clock time: a block never takes less wall-clock time than CPU time
+    # (the CPU window is the wall one plus the two clock reads around it).
+    assert t.cpu_max_us > 0 and 0 < t.cpu_p50_us <= t.p99_us + 2
+    assert t.cpu_max_us <= t.max_us + 2
+    # A 2-channel block of 256 frames costs the core microseconds of its
+    # 5,333 us period: none may count as late by its own work.
+    assert t.cpu_over_period == 0
+
+
 @pytest.mark.jack
 def test_session_with_device_inputs_opens_a_duplex_stream(jack: object) -> None:
     from surfaced.config import Config
