@@ -7,9 +7,10 @@ every parser, soak a real daemon, ...) with SURFACED_FIGURES pointing at a
 scratch file; each test records what it measured through the `figures`
 fixture (tests/conftest.py). Then it runs the test of each attack of issue 8
 (ATTACKS) and reads each one's outcome from a JUnit report. The long fuzz run
-(`scripts/fuzz`, which writes docs/reliability-fuzz.json) is shown from that
-file. The page is written from those numbers, with the machine and the date:
-nothing on it is typed by hand. A failing figures test fails the script and
+(`scripts/fuzz`, which writes docs/reliability-fuzz.json) and the long soak
+(`scripts/soak`, docs/reliability-soak.json) are shown from their files. The
+page is written from those numbers, with the machine and the date: nothing
+on it is typed by hand. A failing figures test fails the script and
 leaves the page alone; a failing attack test is shown as failing on the page
 and fails the script too.
 """
@@ -144,8 +145,11 @@ def _fuzz_rows(figures: dict[str, dict[str, object]], long: dict[str, dict[str, 
     return [*lines, ""]
 
 
-def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
+def _soak_rows(figures: dict[str, dict[str, object]], long: dict[str, dict[str, object]]
+               ) -> list[str]:
     what = figures.get("soak_midi_events", {}).get("what", "")
+    long_what = str(long.get("soak_midi_events", {}).get("what", ""))
+    long_len = long_what.split(" soak")[0].split("in a ")[-1] if " soak" in long_what else ""
     lines = [
         "## Soak",
         "",
@@ -154,7 +158,9 @@ def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
         "SIGHUP reloads with a broken mapping file; then the final state, the change log",
         "and every surface's feedback are compared with what was sent"
         + (f" ({what.split('(')[-1].split(')')[0]})" if "seed" in str(what) else "") + ".",
-        "The long run: `SURFACED_SOAK_SECONDS=1800 pytest -m soak`.",
+        "The long run is `scripts/soak --seconds 900` (docs/reliability-soak.json)"
+        + (f", last run {long['soak_long_run']['value']}: a {long_len} soak"
+           if "soak_long_run" in long else " (not run yet)") + ".",
         "",
         "xruns are server-wide: any late client, or the machine itself, makes one. The soak",
         "and an idle run of the same daemon are compared, and the daemon's share is judged",
@@ -162,14 +168,16 @@ def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
         "in the audio thread. A block past its period by its own CPU time fails the test;",
         "one past it in wall-clock time only waited for a CPU.",
         "",
-        "| transport | valid events | garbage and result |",
-        "| --- | --- | --- |",
+        "| transport | valid events (test run) | valid events (long run) | garbage and result |",
+        "| --- | --- | --- | --- |",
     ]
     for name, title in TRANSPORTS:
         entry = figures.get(f"soak_{name}_events")
         lines.append(f"| {title} | {_value(figures, f'soak_{name}_events')} | "
+                     f"{_value(long, f'soak_{name}_events')} | "
                      f"{entry.get('what', '') if entry else ''} |")
-    lines += ["", "| invariant | value | how it was measured |", "| --- | --- | --- |"]
+    lines += ["", "| invariant | test run | long run | how it was measured (test run) |",
+              "| --- | --- | --- | --- |"]
     for key, title in [("soak_lost", "Valid events lost"),
                        ("soak_midi_jack_lost", "MIDI events JACK did not deliver (xruns)"),
                        ("soak_doubled", "Events doubled"),
@@ -183,7 +191,7 @@ def _soak_rows(figures: dict[str, dict[str, object]]) -> list[str]:
                         "Audio blocks past their period in wall-clock time"),
                        ("soak_subscriber_joins", "Subscribers joined and left")]:
         entry = figures.get(key)
-        lines.append(f"| {title} | {_value(figures, key)} | "
+        lines.append(f"| {title} | {_value(figures, key)} | {_value(long, key)} | "
                      f"{entry.get('what', '') if entry else ''} |")
     return [*lines, ""]
 
@@ -198,8 +206,9 @@ def _attack_rows(attacks: list[tuple[str, str, str]]) -> list[str]:
 
 def render(figures: dict[str, dict[str, object]], took: float,
            long: dict[str, dict[str, object]] | None = None,
-           attacks: list[tuple[str, str, str]] | None = None) -> str:
-    """The page, from the recorded figures."""
+           attacks: list[tuple[str, str, str]] | None = None,
+           long_soak: dict[str, dict[str, object]] | None = None) -> str:
+    """The page, from the recorded figures (and the long fuzz and soak runs' files)."""
     long = long or {}
     lines = [
         "# Reliability figures",
@@ -213,7 +222,7 @@ def render(figures: dict[str, dict[str, object]], took: float,
         f"- Test run: {took:.0f} s",
         "",
         *_fuzz_rows(figures, long),
-        *_soak_rows(figures),
+        *_soak_rows(figures, long_soak or {}),
         *_attack_rows(attacks or []),
         "## Recovery and recall",
         "",
@@ -290,9 +299,11 @@ def main() -> int:
         figures = json.loads(out.read_text()) if out.exists() else {}
         attacks, attacks_ok = run_attacks(Path(tmp) / "attacks.xml")
         took = time.monotonic() - started
-    long_file = ROOT / "docs" / "reliability-fuzz.json"
-    long = json.loads(long_file.read_text()) if long_file.exists() else {}
-    (ROOT / "docs" / "reliability.md").write_text(render(figures, took, long, attacks))
+    long, long_soak = (json.loads(f.read_text()) if f.exists() else {} for f in
+                       (ROOT / "docs" / "reliability-fuzz.json",
+                        ROOT / "docs" / "reliability-soak.json"))
+    (ROOT / "docs" / "reliability.md").write_text(render(figures, took, long, attacks,
+                                                         long_soak))
     print(f"wrote docs/reliability.md ({len(figures)} figures, {len(attacks)} attacks)")
     return 0 if attacks_ok else 1
 

@@ -777,10 +777,11 @@ def _idle_then_soak(daemon: Daemon, pty: Pty, rng: random.Random, mappings: Path
                    f"daemon open files at the end minus after warming up ({samples[0][1]}); "
                    f"the test fails beyond +-{FD_BOUND}")
     figures.record("soak_xruns", soak_xruns, "xruns",
-                   f"xruns of the daemon's JACK client during the soak; an idle run of the "
-                   f"same length had {idle_xruns}")
+                   f"xruns JACK reported to the daemon's client during the soak (server-wide: "
+                   f"any late client makes one); an idle run of the same length had "
+                   f"{idle_xruns}")
     figures.record("soak_idle_xruns", idle_xruns, "xruns",
-                   f"xruns of the same daemon idle for {SECONDS:g} s")
+                   f"xruns JACK reported to the same daemon idle for {SECONDS:g} s")
     figures.record("soak_blocks_late_by_own_work", soak_timing.cpu_over, "blocks",
                    f"of {soak_timing.blocks} audio blocks in the soak, those whose own CPU time "
                    f"passed their period (idle: {idle_timing.cpu_over} of {idle_timing.blocks}); "
