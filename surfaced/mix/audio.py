@@ -46,11 +46,11 @@ class CallbackTiming:
     p99_us: float
     p999_us: float
     max_us: float
-    cpu_p50_us: float = 0.0
-    cpu_p99_us: float = 0.0
-    cpu_max_us: float = 0.0
-    cpu_over_period: int = 0
-    wall_over_period: int = 0
+    cpu_p50_us: float
+    cpu_p99_us: float
+    cpu_max_us: float
+    cpu_over_period: int
+    wall_over_period: int
 
 
 def _percentiles(hist_buffer: Any, *quantiles: float) -> list[float]:
