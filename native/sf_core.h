@@ -437,10 +437,11 @@ typedef struct sf_stream_ctx {
     uint64_t timing_count;
     uint64_t timing_max_ns;
     uint64_t callbacks;
-    /* The audio thread's own CPU time per block (CLOCK_THREAD_CPUTIME_ID):
-     * the block's work without the time the thread waited for a CPU, so a
-     * block over its period here is one the core itself made late, while
-     * one over it only in wall-clock time was held up by the machine. */
+    /* The audio thread's CPU time per block (CLOCK_THREAD_CPUTIME_ID): the
+     * block's work without the time the thread waited for a CPU (a block
+     * over its period only in wall-clock time was held up by the machine).
+     * A kernel without IRQ_TIME_ACCOUNTING also charges it the interrupts
+     * handled while it ran. */
     uint64_t cpu_hist[SF_TIMING_BINS]; /* 1 us bins */
     uint64_t cpu_max_ns;
     uint64_t cpu_over_period;  /* blocks whose CPU time exceeded their period */

@@ -41,22 +41,26 @@ change in the change log. Afterwards:
   others own (their own are what they last sent, checked above);
 - the daemon's RSS and open files at the end are within a stated bound of
   their value after warming up (RSS_BOUND_MB, FD_BOUND);
-- no audio block ran past its period by its own work, under the soak as
-  at idle: the daemon runs with `--audio-timing`, which measures each
-  block's CPU time in the audio thread (CLOCK_THREAD_CPUTIME_ID), and its
-  count of blocks whose CPU time passed the JACK period must be 0. That is
-  the daemon's share of xruns. The xruns themselves are server-wide (any
-  late client, or the dummy driver's own timer waking late, makes one) and
-  are recorded next to those of an idle run of the same length and JACK
-  graph, with the blocks that ended late in wall-clock time (waiting for a
-  CPU included): on a shared 2-core VM the senders, the subscribers and the
-  machine's other jobs take CPU time the cycle needs, which no code in the
-  daemon can guarantee against.
+- the daemon's audio work is no later under the soak than at idle. The
+  daemon runs with `--audio-timing`, which measures each block's CPU time
+  in the audio thread (CLOCK_THREAD_CPUTIME_ID): its work, without the time
+  the thread waited for a CPU. Under the soak as at idle, 99.9% of the
+  blocks must take at most half their JACK period, and the blocks whose CPU
+  time passed the period may be no more than at idle beyond chance (at
+  most 2 x idle + 2). Those happen at idle too, about once in 10^6 blocks
+  here: this kernel (no IRQ_TIME_ACCOUNTING) charges the interrupts handled
+  while a thread runs to that thread. That is the daemon's share of xruns.
+  The xruns themselves are server-wide (any late client, or the dummy
+  driver's own timer waking late, makes one) and are recorded next to
+  those of the idle run, with the blocks that ended late in wall-clock
+  time (waiting for a CPU included): on a shared 2-core VM the senders, the
+  subscribers and the machine's other jobs take CPU time the cycle needs,
+  which no code in the daemon can guarantee against.
 
 The seed is printed (SURFACED_SOAK_SEED repeats a run). Nothing asserts on
-a duration but the block's CPU time against its period (a bound of the
-daemon's own work, not of the machine); every wait is bounded and polls for
-an outcome.
+a duration but the blocks' CPU time against their period (a bound of the
+daemon's own work with a margin of 2, not of the machine); every wait is
+bounded and polls for an outcome.
 """
 
 from __future__ import annotations
@@ -590,16 +594,17 @@ class BlockTiming:
 
     blocks: int
     cpu_p99_us: int
+    cpu_p999_us: int
     cpu_max_us: int
     wall_max_us: int
-    cpu_over: int  # blocks past their period by their own CPU time: surfaced's doing
+    cpu_over: int  # blocks past their period in CPU time (the block's work, and interrupts)
     wall_over: int  # blocks past it in wall-clock time (held up by the machine too)
 
 
 def _timing(said: str) -> BlockTiming:
-    m = re.search(r"audio blocks (\d+) \(.*\): CPU p50 \d+ µs, p99 (\d+) µs, max (\d+) µs; "
-                  r"wall-clock p99 \d+ µs, max (\d+) µs; past their period: (\d+) by their "
-                  r"own CPU time, (\d+) in wall-clock time", said)
+    m = re.search(r"audio blocks (\d+) \(.*\): CPU p50 \d+ µs, p99 (\d+) µs, p99.9 (\d+) µs, "
+                  r"max (\d+) µs; wall-clock p99 \d+ µs, max (\d+) µs; past their period: "
+                  r"(\d+) in CPU time, (\d+) in wall-clock time", said)
     assert m is not None, f"no audio timing in what the daemon said:\n{said[-2000:]}"
     return BlockTiming(*(int(g) for g in m.groups()))
 
@@ -782,14 +787,15 @@ def _idle_then_soak(daemon: Daemon, pty: Pty, rng: random.Random, mappings: Path
                    f"{idle_xruns}")
     figures.record("soak_idle_xruns", idle_xruns, "xruns",
                    f"xruns JACK reported to the same daemon idle for {SECONDS:g} s")
-    figures.record("soak_blocks_late_by_own_work", soak_timing.cpu_over, "blocks",
-                   f"of {soak_timing.blocks} audio blocks in the soak, those whose own CPU time "
+    figures.record("soak_blocks_late_cpu", soak_timing.cpu_over, "blocks",
+                   f"of {soak_timing.blocks} audio blocks in the soak, those whose CPU time "
                    f"passed their period (idle: {idle_timing.cpu_over} of {idle_timing.blocks}); "
-                   f"the test fails above 0")
-    figures.record("soak_block_cpu_max_us", soak_timing.cpu_max_us, "µs",
-                   f"the most CPU time one audio block took in the soak (p99 "
-                   f"{soak_timing.cpu_p99_us} µs; idle max {idle_timing.cpu_max_us} µs) of a "
-                   f"{period_us:.0f} µs JACK period")
+                   f"the test fails above 2 x idle + 2")
+    figures.record("soak_block_cpu_p999_us", soak_timing.cpu_p999_us, "µs",
+                   f"CPU time of an audio block in the soak, p99.9 (p99 {soak_timing.cpu_p99_us} "
+                   f"µs, max {soak_timing.cpu_max_us} µs; idle p99.9 {idle_timing.cpu_p999_us} "
+                   f"µs, max {idle_timing.cpu_max_us} µs) of a {period_us:.0f} µs JACK period; "
+                   f"the test fails above half the period")
     figures.record("soak_blocks_late_wall", soak_timing.wall_over, "blocks",
                    f"audio blocks that ended past their period in wall-clock time, waiting for "
                    f"a CPU included (idle: {idle_timing.wall_over}; wall-clock max "
@@ -799,11 +805,14 @@ def _idle_then_soak(daemon: Daemon, pty: Pty, rng: random.Random, mappings: Path
                    "SIGHUP reloads with a broken mapping file")
 
     # The xruns themselves follow the machine (see the module docstring); what the
-    # daemon controls is its own audio work, and no block of it may run past its
-    # period, under the soak as at idle.
-    assert idle_timing.cpu_over == 0 and soak_timing.cpu_over == 0, \
-        f"audio blocks past their period by their own CPU time: idle {idle_timing}, " \
-        f"soak {soak_timing}"
+    # daemon controls is its own audio work, which must stay well inside the period
+    # and be no more often late under the soak than at idle.
+    for phase, timing in (("idle", idle_timing), ("soak", soak_timing)):
+        assert timing.cpu_p999_us <= period_us / 2, \
+            f"{phase}: 0.1% of the audio blocks took over {timing.cpu_p999_us} µs of CPU " \
+            f"time, over half their {period_us:.0f} µs period: {timing}"
+    assert soak_timing.cpu_over <= 2 * idle_timing.cpu_over + 2, \
+        f"audio blocks past their period in CPU time: idle {idle_timing}, soak {soak_timing}"
     assert midi_short <= jack_lost, \
         f"{midi_short} MIDI writes missing, only {jack_lost} events lost before the daemon"
     assert not mismatched and not stray, \

@@ -96,15 +96,16 @@ def overs_summary(m: MasterMeters, rate: float) -> str:
 
 def timing_summary(t: CallbackTiming, where: str) -> str:
     """`run --audio-timing`'s line at stop: what the core's blocks cost, in CPU time
-    (its own work) and in wall-clock time (with the waits for a CPU), and how many
-    ran past their period each way. A block past it by its own CPU time is one
-    surfaced made late; one past it only in wall-clock time was held up by the
-    machine (other programs, the hypervisor)."""
+    (its work, and on kernels without IRQ_TIME_ACCOUNTING the interrupts that
+    came while it ran) and in wall-clock time (with the waits for a CPU), and
+    how many ran past their period each way. A block past it only in
+    wall-clock time was held up by the machine (other programs, the
+    hypervisor)."""
     return (f"audio blocks {t.count} ({where}): CPU p50 {t.cpu_p50_us:.0f} µs, "
-            f"p99 {t.cpu_p99_us:.0f} µs, max {t.cpu_max_us:.0f} µs; wall-clock p99 "
-            f"{t.p99_us:.0f} µs, max {t.max_us:.0f} µs; past their period: "
-            f"{t.cpu_over_period} by their own CPU time, {t.wall_over_period} in "
-            "wall-clock time")
+            f"p99 {t.cpu_p99_us:.0f} µs, p99.9 {t.cpu_p999_us:.0f} µs, "
+            f"max {t.cpu_max_us:.0f} µs; wall-clock p99 {t.p99_us:.0f} µs, "
+            f"max {t.max_us:.0f} µs; past their period: {t.cpu_over_period} in CPU time, "
+            f"{t.wall_over_period} in wall-clock time")
 
 
 def redraw(lines: Sequence[str], previous: int) -> str:

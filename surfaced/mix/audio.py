@@ -35,10 +35,11 @@ class CallbackTiming:
     """Durations of the core's audio blocks, from its 1 us histograms (measure=True).
 
     The p*_us and max_us figures are wall-clock time; the cpu_* ones the
-    audio thread's own CPU time, without the time it waited for a CPU. A
-    block over its period in CPU time is one the core itself made late
-    (cpu_over_period); one over it only in wall-clock time was held up by
-    the machine (wall_over_period counts both).
+    audio thread's CPU time, without the time it waited for a CPU (but, on a
+    kernel without IRQ_TIME_ACCOUNTING, with the interrupts handled while it
+    ran). cpu_over_period counts the blocks whose CPU time passed their
+    period, wall_over_period those whose wall-clock time did: a block over
+    only in wall-clock time was held up by the machine.
     """
 
     count: int
@@ -48,6 +49,7 @@ class CallbackTiming:
     max_us: float
     cpu_p50_us: float
     cpu_p99_us: float
+    cpu_p999_us: float
     cpu_max_us: float
     cpu_over_period: int
     wall_over_period: int
@@ -85,10 +87,10 @@ class _Driver:
         """Percentiles of the block durations recorded so far (measure=True)."""
         ctx = self._ctx
         p50, p99, p999 = _percentiles(ffi.buffer(ctx.timing_hist), 0.5, 0.99, 0.999)
-        cpu50, cpu99 = _percentiles(ffi.buffer(ctx.cpu_hist), 0.5, 0.99)
+        cpu50, cpu99, cpu999 = _percentiles(ffi.buffer(ctx.cpu_hist), 0.5, 0.99, 0.999)
         return CallbackTiming(int(ctx.timing_count), p50, p99, p999, ctx.timing_max_ns / 1000.0,
-                              cpu50, cpu99, ctx.cpu_max_ns / 1000.0, int(ctx.cpu_over_period),
-                              int(ctx.wall_over_period))
+                              cpu50, cpu99, cpu999, ctx.cpu_max_ns / 1000.0,
+                              int(ctx.cpu_over_period), int(ctx.wall_over_period))
 
 
 class LiveStream(_Driver):
