@@ -688,7 +688,12 @@ def _idle_then_soak(daemon: Daemon, pty: Pty, rng: random.Random, mappings: Path
     # (Bounded wait: the last writes may still be on their way through the sockets.)
     deadline = time.monotonic() + WAIT
     while True:
-        final = {p: daemon.get(p) for p in ALL}
+        try:  # a busy daemon may take longer than one /get's 5 s: ask again until WAIT
+            final = {p: daemon.get(p) for p in ALL}
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+            continue
         wrong = {p: (final[p], last[p]) for p in ALL if not close(final[p], last[p])}
         if not wrong or time.monotonic() > deadline:
             break

@@ -175,7 +175,10 @@ class SlipDecoder:
         except SlipError as err:
             stats.bad_escape += 1
             stats.dropped_bytes += len(body)
-            self.last_error = err
+            # Kept without its traceback: that holds the reading frames, whose
+            # locals hold the previous last_error (serial_codec compares them),
+            # so every bad escape a stream ever sent would stay in memory.
+            self.last_error = err.with_traceback(None)
             return
         if len(frame) > self.max_frame:
             self._drop_oversize(len(frame))
