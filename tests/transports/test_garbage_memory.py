@@ -11,6 +11,7 @@ than a few frames' worth (tracemalloc, in this process: no timing involved).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import tracemalloc
 from collections.abc import Callable
@@ -40,10 +41,8 @@ def _chunks(rng: random.Random, valid: bytes, specials: bytes) -> bytes:
 
 
 def _osc(data: bytes) -> None:
-    try:
+    with contextlib.suppress(osc_codec.OscParseError):
         osc_codec.parse_packet(data, source="fuzz")
-    except osc_codec.OscParseError:
-        pass
 
 
 def _feeders() -> dict[str, tuple[Callable[[bytes], object], bytes, bytes]]:
