@@ -92,6 +92,10 @@ ATTACKS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Logging configured (levels, syslog priorities off a terminal)",
      [("tests/cli/test_hangup_and_logging.py", "library_log_lines"),
       ("tests/cli/test_hangup_and_logging.py", "log_formats_and_levels")]),
+    ("Hostile bytes piling up in a long-lived decoder (found by the long soak: SLIP "
+     "errors kept each other)",
+     [("tests/transports/test_garbage_memory.py", "do_not_grow"),
+      ("tests/transports/test_slip.py", "do_not_pile_up")]),
 ]
 
 
