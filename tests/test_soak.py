@@ -47,7 +47,7 @@ change in the change log. Afterwards:
   the thread waited for a CPU. Under the soak as at idle, 99.9% of the
   blocks must take at most half their JACK period, and the blocks whose CPU
   time passed the period may be no more than at idle beyond chance (at
-  most 2 x idle + 2). Those happen at idle too, about once in 10^6 blocks
+  most 2 x idle + 2). Those happen at idle too, about once in 700,000 blocks
   here: this kernel (no IRQ_TIME_ACCOUNTING) charges the interrupts handled
   while a thread runs to that thread. That is the daemon's share of xruns.
   The xruns themselves are server-wide (any late client, or the dummy
