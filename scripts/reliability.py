@@ -183,8 +183,8 @@ def _soak_rows(figures: dict[str, dict[str, object]], long: dict[str, dict[str, 
         lines.append(f"| {title} | {_value(figures, f'soak_{name}_events')} | "
                      f"{_value(long, f'soak_{name}_events')} | "
                      f"{entry.get('what', '') if entry else ''} |")
-    lines += ["", "| invariant | test run | long run | how it was measured (test run) |",
-              "| --- | --- | --- | --- |"]
+    lines += ["", "| invariant | test run | long run | how it was measured (test run) "
+              "| the long run |", "| --- | --- | --- | --- | --- |"]
     for key, title in [("soak_lost", "Valid events lost"),
                        ("soak_midi_jack_lost", "MIDI events JACK did not deliver (xruns)"),
                        ("soak_doubled", "Events doubled"),
@@ -196,9 +196,10 @@ def _soak_rows(figures: dict[str, dict[str, object]], long: dict[str, dict[str, 
                        ("soak_blocks_late_wall",
                         "Audio blocks past their period in wall-clock time"),
                        ("soak_subscriber_joins", "Subscribers joined and left")]:
-        entry = figures.get(key)
+        entry, long_entry = figures.get(key), long.get(key)
         lines.append(f"| {title} | {_value(figures, key)} | {_value(long, key)} | "
-                     f"{entry.get('what', '') if entry else ''} |")
+                     f"{entry.get('what', '') if entry else ''} | "
+                     f"{long_entry.get('what', '') if long_entry else ''} |")
     return [*lines, ""]
 
 
