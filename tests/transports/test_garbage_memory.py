@@ -59,18 +59,42 @@ def _feeders() -> dict[str, tuple[Callable[[bytes], object], bytes, bytes]]:
     }
 
 
+def _heap_growth(step: Callable[[], object], warm_up: int, runs: int) -> int:
+    """Bytes the Python heap grew over `runs` calls of `step`, after `warm_up` calls
+    (caches, interned strings, the first errors)."""
+    for _ in range(warm_up):
+        step()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(runs):
+            step()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("name", ["midi", "slip", "box", "osc"])
 def test_hostile_bytes_do_not_grow_a_decoder(name: str) -> None:
     feed, valid, specials = _feeders()[name]
     rng = random.Random(name)
-    for _ in range(2_000):  # warm up: caches, interned strings, first errors
-        feed(_chunks(rng, valid, specials))
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(30_000):
-            feed(_chunks(rng, valid, specials))
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = _heap_growth(lambda: feed(_chunks(rng, valid, specials)), 2_000, 30_000)
     assert grown < GROWTH_LIMIT, f"{name}: 30,000 hostile inputs grew the heap by {grown} bytes"
+
+
+def test_bad_escapes_do_not_pile_up_in_memory() -> None:
+    # The leak itself, as the serial reader feeds its decoder: a bad escape,
+    # then a good frame, over and over.
+    dec = SerialDecoder("box")
+    good = encode(encode_message("/knob/1", [0.5]))
+    bad = b"\xc0ab\xdbxcd\xc0"  # ESC followed by 'x': that frame is dropped
+
+    def feed() -> None:
+        dec.feed(bad)
+        assert len(dec.feed(good)) == 1
+
+    grown = _heap_growth(feed, 1_000, 20_000)
+    assert dec.stats.bad_escape == 21_000
+    # Holding every error would take megabytes (each with its frames and data);
+    # a bounded decoder holds one error and one frame in flight.
+    assert grown < GROWTH_LIMIT, f"20,000 bad escapes grew the heap by {grown} bytes"
